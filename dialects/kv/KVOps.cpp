@@ -1,0 +1,460 @@
+//===- KVOps.cpp - kv dialect, attributes, types and verifiers ------------===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/kv/KVOps.h"
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectImplementation.h"
+#include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringSwitch.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+using namespace llmc;
+using namespace llmc::kv;
+
+#include "dialects/kv/KVDialect.cpp.inc"
+#include "dialects/kv/KVEnums.cpp.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "dialects/kv/KVAttrs.cpp.inc"
+
+#define GET_TYPEDEF_CLASSES
+#include "dialects/kv/KVTypes.cpp.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/kv/KVOps.cpp.inc"
+
+void KVDialect::initialize() {
+  addAttributes<
+#define GET_ATTRDEF_LIST
+#include "dialects/kv/KVAttrs.cpp.inc"
+      >();
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialects/kv/KVTypes.cpp.inc"
+      >();
+  addOperations<
+#define GET_OP_LIST
+#include "dialects/kv/KVOps.cpp.inc"
+      >();
+}
+
+//===----------------------------------------------------------------------===//
+// PolicyAttr
+//===----------------------------------------------------------------------===//
+
+int64_t PolicyAttr::getBudget() const {
+  switch (getKind()) {
+  case PolicyKind::Window:
+    return getSinks() + getRecent();
+  case PolicyKind::H2O:
+    return getSinks() + getHeavy() + getRecent();
+  case PolicyKind::SnapKV:
+    return getSinks() + getHeavy() + getObserve();
+  }
+  return 0;
+}
+
+int64_t PolicyAttr::getLayerBudget(int64_t layer) const {
+  ArrayRef<int64_t> budgets = getLayerBudgets();
+  if (!budgets.empty() && layer >= 0 && layer < int64_t(budgets.size()))
+    return budgets[layer];
+  return getBudget();
+}
+
+LogicalResult
+PolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                   PolicyKind kind, int64_t sinks, int64_t recent,
+                   int64_t heavy, int64_t observe, int64_t pool,
+                   ArrayRef<int64_t> layerBudgets) {
+  if (sinks < 0 || recent < 0 || heavy < 0 || observe < 0)
+    return emitError() << "policy sizes must be non-negative";
+  StringRef name = stringifyPolicyKind(kind);
+  switch (kind) {
+  case PolicyKind::Window:
+    if (recent <= 0)
+      return emitError() << "window policy needs recent > 0";
+    if (heavy != 0 || observe != 0)
+      return emitError() << "window policy takes only sinks and recent";
+    break;
+  case PolicyKind::H2O:
+    if (heavy <= 0)
+      return emitError() << "h2o policy needs heavy > 0";
+    if (observe != 0)
+      return emitError() << "h2o policy takes no observation window";
+    break;
+  case PolicyKind::SnapKV:
+    if (heavy <= 0 || observe <= 0)
+      return emitError() << "snapkv policy needs heavy > 0 and observe > 0";
+    break;
+  }
+  if (pool < 1 || pool % 2 == 0)
+    return emitError() << name << " policy needs an odd pool >= 1, got "
+                       << pool;
+  if (pool != 1 && kind != PolicyKind::SnapKV)
+    return emitError() << "pool applies only to snapkv";
+  for (int64_t budget : layerBudgets)
+    if (budget <= 0)
+      return emitError() << "layer budgets must be positive, got " << budget;
+  return success();
+}
+
+// Syntax: `<` kind (`,` key `=` int | `,` `layer_budgets` `=` `[` ints `]`)* `>`
+Attribute PolicyAttr::parse(AsmParser &parser, Type) {
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef kindName;
+  if (parser.parseLess() || parser.parseKeyword(&kindName))
+    return {};
+  std::optional<PolicyKind> kind = symbolizePolicyKind(kindName);
+  if (!kind) {
+    parser.emitError(loc) << "unknown eviction policy '" << kindName
+                          << "'; expected window, h2o or snapkv";
+    return {};
+  }
+  int64_t sinks = 0, recent = 0, heavy = 0, observe = 0, pool = 1;
+  SmallVector<int64_t> budgets;
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    StringRef key;
+    if (parser.parseKeyword(&key) || parser.parseEqual())
+      return {};
+    if (key == "layer_budgets") {
+      if (parser.parseCommaSeparatedList(
+              AsmParser::Delimiter::Square, [&]() -> ParseResult {
+                return parser.parseInteger(budgets.emplace_back());
+              }))
+        return {};
+      continue;
+    }
+    int64_t *slot = llvm::StringSwitch<int64_t *>(key)
+                        .Case("sinks", &sinks)
+                        .Case("recent", &recent)
+                        .Case("heavy", &heavy)
+                        .Case("observe", &observe)
+                        .Case("pool", &pool)
+                        .Default(nullptr);
+    if (!slot) {
+      parser.emitError(keyLoc)
+          << "unknown policy parameter '" << key
+          << "'; expected sinks, recent, heavy, observe, pool or layer_budgets";
+      return {};
+    }
+    if (parser.parseInteger(*slot))
+      return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    *kind, sinks, recent, heavy, observe, pool, budgets);
+}
+
+void PolicyAttr::print(AsmPrinter &printer) const {
+  printer << "<" << stringifyPolicyKind(getKind());
+  auto field = [&](StringRef key, int64_t value, int64_t dflt) {
+    if (value != dflt)
+      printer << ", " << key << " = " << value;
+  };
+  field("sinks", getSinks(), 0);
+  field("heavy", getHeavy(), 0);
+  field("recent", getRecent(), 0);
+  field("observe", getObserve(), 0);
+  field("pool", getPool(), 1);
+  if (!getLayerBudgets().empty()) {
+    printer << ", layer_budgets = [";
+    llvm::interleaveComma(getLayerBudgets(), printer);
+    printer << "]";
+  }
+  printer << ">";
+}
+
+//===----------------------------------------------------------------------===//
+// CacheType
+//===----------------------------------------------------------------------===//
+
+FloatType CacheType::getFloatStorage() const {
+  if (auto typeAttr = dyn_cast<TypeAttr>(getStorage()))
+    return dyn_cast<FloatType>(typeAttr.getValue());
+  return {};
+}
+
+qmm::FormatAttr CacheType::getQuantizedStorage() const {
+  return dyn_cast<qmm::FormatAttr>(getStorage());
+}
+
+double CacheType::getBitsPerElement() const {
+  if (FloatType f = getFloatStorage())
+    return f.getWidth();
+  return getQuantizedStorage().getBitsPerElement();
+}
+
+double CacheType::getBytesPerPosition() const {
+  return 2.0 * double(getLayers() * getKvHeads() * getHeadDim()) *
+         getBitsPerElement() / 8.0;
+}
+
+CacheType CacheType::withStorage(Attribute storage) const {
+  return CacheType::get(getContext(), getLayers(), getKvHeads(), getCapacity(),
+                        getHeadDim(), storage, getBlockSize(), getPolicy());
+}
+
+/// Checks a policy against the cache it applies to.
+static LogicalResult
+verifyPolicyFits(function_ref<InFlightDiagnostic()> emitError,
+                 PolicyAttr policy, int64_t layers, int64_t capacity) {
+  if (policy.getBudget() > capacity)
+    return emitError() << "policy keeps " << policy.getBudget()
+                       << " positions but the cache capacity is " << capacity;
+  ArrayRef<int64_t> budgets = policy.getLayerBudgets();
+  if (!budgets.empty() && int64_t(budgets.size()) != layers)
+    return emitError() << "policy has " << budgets.size()
+                       << " layer budgets for a cache of " << layers
+                       << " layers";
+  for (int64_t budget : budgets)
+    if (budget > capacity)
+      return emitError() << "layer budget " << budget
+                         << " exceeds the cache capacity " << capacity;
+  return success();
+}
+
+LogicalResult CacheType::verify(function_ref<InFlightDiagnostic()> emitError,
+                                int64_t layers, int64_t kvHeads,
+                                int64_t capacity, int64_t headDim,
+                                Attribute storage, int64_t blockSize,
+                                PolicyAttr policy) {
+  if (layers <= 0 || kvHeads <= 0 || capacity <= 0 || headDim <= 0)
+    return emitError() << "cache dimensions must be positive";
+  if (auto typeAttr = dyn_cast_or_null<TypeAttr>(storage)) {
+    Type elt = typeAttr.getValue();
+    if (!elt.isF32() && !elt.isF16() && !elt.isBF16())
+      return emitError() << "cache storage must be f32, f16, bf16 or a "
+                            "#qmm.format, got "
+                         << elt;
+  } else if (auto format = dyn_cast_or_null<qmm::FormatAttr>(storage)) {
+    qmm::FormatKind kind = format.getKind();
+    if (kind == qmm::FormatKind::Q4_K || kind == qmm::FormatKind::Q6_K)
+      return emitError() << "format " << format
+                         << " is a weight format (256-element super-blocks); "
+                            "use int2/3/4/8, q8_0, q4_0, fp8 or mxfp4 for a "
+                            "cache";
+  } else {
+    return emitError() << "cache storage must be f32, f16, bf16 or a "
+                          "#qmm.format";
+  }
+  if (blockSize < 0)
+    return emitError() << "paged block size must be positive";
+  if (blockSize > 0 && capacity % blockSize != 0)
+    return emitError() << "paged block size " << blockSize
+                       << " does not divide the capacity " << capacity;
+  if (policy && failed(verifyPolicyFits(emitError, policy, layers, capacity)))
+    return failure();
+  return success();
+}
+
+// Syntax: `<` L x H x C x D `,` storage (`,` layout)? (`,` #kv.policy)? `>`
+Type CacheType::parse(AsmParser &parser) {
+  SMLoc loc = parser.getCurrentLocation();
+  SmallVector<int64_t> dims;
+  Attribute storage;
+  if (parser.parseLess() ||
+      parser.parseDimensionList(dims, /*allowDynamic=*/false,
+                                /*withTrailingX=*/false))
+    return {};
+  if (dims.size() != 4) {
+    parser.emitError(loc) << "expected LAYERSxKV_HEADSxCAPACITYxHEAD_DIM, got "
+                          << dims.size() << " dimensions";
+    return {};
+  }
+  if (parser.parseComma() || parser.parseAttribute(storage))
+    return {};
+  int64_t blockSize = 0;
+  PolicyAttr policy;
+  while (succeeded(parser.parseOptionalComma())) {
+    if (succeeded(parser.parseOptionalKeyword("contiguous")))
+      continue;
+    if (succeeded(parser.parseOptionalKeyword("paged"))) {
+      if (parser.parseLess() || parser.parseInteger(blockSize) ||
+          parser.parseGreater())
+        return {};
+      if (blockSize <= 0) {
+        parser.emitError(loc) << "paged block size must be positive";
+        return {};
+      }
+      continue;
+    }
+    if (parser.parseAttribute(policy))
+      return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
+                    dims[0], dims[1], dims[2], dims[3], storage, blockSize,
+                    policy);
+}
+
+void CacheType::print(AsmPrinter &printer) const {
+  printer << "<" << getLayers() << "x" << getKvHeads() << "x" << getCapacity()
+          << "x" << getHeadDim() << ", ";
+  if (FloatType f = getFloatStorage())
+    printer << f;
+  else
+    printer << getStorage();
+  if (isPaged())
+    printer << ", paged<" << getBlockSize() << ">";
+  if (getPolicy())
+    printer << ", " << getPolicy();
+  printer << ">";
+}
+
+//===----------------------------------------------------------------------===//
+// Op verifiers
+//===----------------------------------------------------------------------===//
+
+static LogicalResult verifyLayer(Operation *op, CacheType cache,
+                                 int64_t layer) {
+  if (layer < 0 || layer >= cache.getLayers())
+    return op->emitOpError("layer ")
+           << layer << " is out of range for a cache of " << cache.getLayers()
+           << " layers";
+  return success();
+}
+
+/// A constant position count must lie within [0, capacity].
+static LogicalResult verifyPositionCount(Operation *op, Value count,
+                                         CacheType cache, StringRef what) {
+  APInt value;
+  if (!matchPattern(count, m_ConstantInt(&value)))
+    return success();
+  int64_t n = value.getSExtValue();
+  if (n < 0)
+    return op->emitOpError() << what << " must be non-negative, got " << n;
+  if (n > cache.getCapacity())
+    return op->emitOpError() << what << " " << n
+                             << " exceeds the cache capacity "
+                             << cache.getCapacity();
+  return success();
+}
+
+LogicalResult AppendOp::verify() {
+  CacheType cache = getCache().getType();
+  if (failed(verifyLayer(*this, cache, getLayer())))
+    return failure();
+  RankedTensorType keys = getKeys().getType();
+  if (keys.getRank() != 3)
+    return emitOpError("keys and values must be T x KV_HEADS x HEAD_DIM, got "
+                       "rank ")
+           << keys.getRank();
+  if (keys.getDimSize(1) != cache.getKvHeads())
+    return emitOpError("keys have ")
+           << keys.getDimSize(1) << " heads but the cache has "
+           << cache.getKvHeads();
+  if (keys.getDimSize(2) != cache.getHeadDim())
+    return emitOpError("keys have head_dim ")
+           << keys.getDimSize(2) << " but the cache has head_dim "
+           << cache.getHeadDim();
+  int64_t t = keys.getDimSize(0);
+  if (!ShapedType::isDynamic(t) && t > cache.getCapacity())
+    return emitOpError("appends ")
+           << t << " positions to a cache of capacity " << cache.getCapacity();
+  return success();
+}
+
+LogicalResult ViewOp::verify() {
+  CacheType cache = getCache().getType();
+  if (failed(verifyLayer(*this, cache, getLayer())))
+    return failure();
+  RankedTensorType keys = getKeys().getType();
+  if (keys.getRank() != 3 || keys.getDimSize(0) != cache.getKvHeads() ||
+      keys.getDimSize(2) != cache.getHeadDim())
+    return emitOpError("results must be ")
+           << cache.getKvHeads() << "x?x" << cache.getHeadDim()
+           << " (KV_HEADS x len x HEAD_DIM), got " << keys;
+  int64_t len = keys.getDimSize(1);
+  if (!ShapedType::isDynamic(len) && len > cache.getCapacity())
+    return emitOpError("views ")
+           << len << " positions of a cache of capacity "
+           << cache.getCapacity();
+  APInt constLen;
+  if (!ShapedType::isDynamic(len) &&
+      matchPattern(getLength(), m_ConstantInt(&constLen)) &&
+      constLen.getSExtValue() != len)
+    return emitOpError("length operand ")
+           << constLen.getSExtValue() << " does not match the result length "
+           << len;
+  if (FloatType f = cache.getFloatStorage(); f && keys.getElementType() != f)
+    return emitOpError("result element type ")
+           << keys.getElementType() << " differs from the cache storage " << f;
+  return success();
+}
+
+LogicalResult ScoreAccumulateOp::verify() {
+  CacheType cache = getCache().getType();
+  if (failed(verifyLayer(*this, cache, getLayer())))
+    return failure();
+  RankedTensorType scores = getScores().getType();
+  if (scores.getRank() != 2 || scores.getDimSize(0) != cache.getKvHeads())
+    return emitOpError("scores must be KV_HEADS x positions (")
+           << cache.getKvHeads() << "x" << cache.getCapacity() << "), got "
+           << scores;
+  int64_t n = scores.getDimSize(1);
+  if (!ShapedType::isDynamic(n) && n > cache.getCapacity())
+    return emitOpError("scores cover ")
+           << n << " positions but the cache capacity is "
+           << cache.getCapacity();
+  return success();
+}
+
+PolicyAttr EvictOp::getEffectivePolicy() {
+  if (PolicyAttr policy = getPolicyAttr())
+    return policy;
+  return getCache().getType().getPolicy();
+}
+
+LogicalResult EvictOp::verify() {
+  CacheType cache = getCache().getType();
+  PolicyAttr policy = getEffectivePolicy();
+  if (!policy)
+    return emitOpError("needs a policy: neither the op nor the cache type "
+                       "carries one");
+  return verifyPolicyFits([&] { return emitOpError(); }, policy,
+                          cache.getLayers(), cache.getCapacity());
+}
+
+/// Quantize/dequantize keep everything but the storage.
+static LogicalResult verifyStorageChange(Operation *op, CacheType from,
+                                         CacheType to, bool toQuantized) {
+  if (from.withStorage(to.getStorage()) != to)
+    return op->emitOpError("may change only the storage of the cache; ")
+           << "geometry, layout or policy differ between " << from << " and "
+           << to;
+  bool fromOk = toQuantized ? bool(from.getFloatStorage())
+                            : bool(from.getQuantizedStorage());
+  bool toOk = toQuantized ? bool(to.getQuantizedStorage())
+                          : bool(to.getFloatStorage());
+  if (!fromOk || !toOk)
+    return op->emitOpError(toQuantized
+                               ? "expects a float cache and a quantized result"
+                               : "expects a quantized cache and a float result");
+  return success();
+}
+
+LogicalResult QuantizeOp::verify() {
+  return verifyStorageChange(*this, getCache().getType(), getType(), true);
+}
+
+LogicalResult DequantizeOp::verify() {
+  return verifyStorageChange(*this, getCache().getType(), getType(), false);
+}
+
+LogicalResult RollbackOp::verify() {
+  return verifyPositionCount(*this, getCount(), getCache().getType(),
+                             "rollback count");
+}
+
+LogicalResult ForkOp::verify() {
+  return verifyPositionCount(*this, getPrefix(), getCache().getType(),
+                             "fork prefix");
+}

@@ -1,0 +1,19 @@
+//===- KVOps.h - kv operations ----------------------------------*- C++ -*-===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_DIALECTS_KV_KVOPS_H
+#define LLMC_DIALECTS_KV_KVOPS_H
+
+#include "dialects/kv/KVDialect.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "dialects/kv/KVOps.h.inc"
+
+#endif // LLMC_DIALECTS_KV_KVOPS_H

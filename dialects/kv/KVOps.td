@@ -1,0 +1,198 @@
+//===- KVOps.td - kv operations ----------------------------*- tablegen -*-===//
+//
+// Part of llmc. Value-semantics operations on !kv.cache.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_KV_OPS_TD
+#define LLMC_KV_OPS_TD
+
+include "dialects/kv/KVTypes.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+class KV_Op<string mnemonic, list<Trait> traits = []>
+    : Op<KV_Dialect, mnemonic, traits>;
+
+def KV_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
+
+def KV_AllocOp : KV_Op<"alloc", [MemoryEffects<[MemAlloc]>]> {
+  let summary = "Create an empty cache";
+  let description = [{
+    An empty cache (length 0). Allocation is an effect so that two caches of
+    the same type (e.g. a draft model's and a target model's) are never
+    merged by CSE.
+
+    ```mlir
+    %c = kv.alloc : !kv.cache<5x4x512x8, f32>
+    ```
+  }];
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = "attr-dict `:` qualified(type($result))";
+}
+
+def KV_AppendOp : KV_Op<"append", [Pure,
+    AllTypesMatch<["cache", "result"]>, AllTypesMatch<["keys", "values"]>]> {
+  let summary = "Write keys and values of one layer at positions [pos, pos+T)";
+  let description = [{
+    `keys` and `values` are `T x KV_HEADS x HEAD_DIM`; the cache length
+    becomes `max(length, pos + T)`.
+
+    ```mlir
+    %c1 = kv.append %c0[2], %k, %v at %pos : !kv.cache<5x4x512x8, f32>, tensor<?x4x8xf32>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache, I64Attr:$layer,
+                       KV_FloatTensor:$keys, KV_FloatTensor:$values,
+                       Index:$position);
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = [{
+    $cache `[` $layer `]` `,` $keys `,` $values `at` $position attr-dict `:`
+    qualified(type($cache)) `,` type($keys)
+  }];
+  let hasVerifier = 1;
+}
+
+def KV_ViewOp : KV_Op<"view", [Pure, AllTypesMatch<["keys", "values"]>]> {
+  let summary = "Read the first `len` positions of one layer";
+  let description = [{
+    Returns keys and values as `KV_HEADS x len x HEAD_DIM` float tensors
+    (dequantized when the storage is quantized).
+
+    ```mlir
+    %k, %v = kv.view %c[0] len %n : !kv.cache<5x4x512x8, f32> -> tensor<4x?x8xf32>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache, I64Attr:$layer, Index:$length);
+  let results = (outs KV_FloatTensor:$keys, KV_FloatTensor:$values);
+  let assemblyFormat = [{
+    $cache `[` $layer `]` `len` $length attr-dict `:` qualified(type($cache))
+    `->` type($keys)
+  }];
+  let hasVerifier = 1;
+}
+
+def KV_LengthOp : KV_Op<"length", [Pure]> {
+  let summary = "Number of filled positions";
+  let description = [{
+    ```mlir
+    %n = kv.length %c : !kv.cache<5x4x512x8, f32>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache);
+  let results = (outs Index:$result);
+  let assemblyFormat = "$cache attr-dict `:` qualified(type($cache))";
+  let hasFolder = 1;
+}
+
+def KV_ScoreAccumulateOp : KV_Op<"score_accumulate", [Pure,
+    AllTypesMatch<["cache", "result"]>]> {
+  let summary = "Add attention mass per cached position (for H2O eviction)";
+  let description = [{
+    `scores` is `KV_HEADS x CAPACITY` (or `KV_HEADS x ?`, a prefix): the
+    attention probability mass each cached position received, summed over
+    the queries of the group. The cache keeps a running sum per layer.
+
+    ```mlir
+    %c1 = kv.score_accumulate %c0[1], %s : !kv.cache<5x4x512x8, f32>, tensor<4x512xf32>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache, I64Attr:$layer,
+                       RankedTensorOf<[F32]>:$scores);
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = [{
+    $cache `[` $layer `]` `,` $scores attr-dict `:` qualified(type($cache)) `,`
+    type($scores)
+  }];
+  let hasVerifier = 1;
+}
+
+def KV_EvictOp : KV_Op<"evict", [Pure, AllTypesMatch<["cache", "result"]>]> {
+  let summary = "Compact the cache to the positions its policy keeps";
+  let description = [{
+    Applies `policy` (or, when absent, the policy of the cache type) to every
+    layer and compacts the survivors in order. A cache already within budget
+    is unchanged, so evicting twice with the same policy is evicting once.
+
+    ```mlir
+    %c1 = kv.evict %c0 policy #kv.policy<window, sinks = 4, recent = 124> : !kv.cache<5x4x512x8, f32>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache, OptionalAttr<KV_PolicyAttr>:$policy);
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = [{
+    $cache (`policy` $policy^)? attr-dict `:` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let extraClassDeclaration = [{
+    /// The policy in force: the op's, else the cache type's.
+    PolicyAttr getEffectivePolicy();
+  }];
+}
+
+class KV_ConvertOp<string mnemonic> : KV_Op<mnemonic, [Pure]> {
+  let arguments = (ins KV_CacheType:$cache);
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = [{
+    $cache attr-dict `:` qualified(type($cache)) `->` qualified(type($result))
+  }];
+  let hasVerifier = 1;
+}
+
+def KV_QuantizeOp : KV_ConvertOp<"quantize"> {
+  let summary = "Re-store a float cache in a quantized format";
+  let description = [{
+    Same geometry, layout and policy; the storage becomes a `#qmm.format`.
+
+    ```mlir
+    %q = kv.quantize %c : !kv.cache<5x4x512x8, f16> -> !kv.cache<5x4x512x8, #qmm.format<int4, group = 32>>
+    ```
+  }];
+}
+
+def KV_DequantizeOp : KV_ConvertOp<"dequantize"> {
+  let summary = "Re-store a quantized cache as floats";
+  let description = [{
+    ```mlir
+    %c = kv.dequantize %q : !kv.cache<5x4x512x8, #qmm.format<int4, group = 32>> -> !kv.cache<5x4x512x8, f16>
+    ```
+  }];
+}
+
+def KV_RollbackOp : KV_Op<"rollback", [Pure, AllTypesMatch<["cache", "result"]>]> {
+  let summary = "Drop the last `count` positions (speculative decoding)";
+  let description = [{
+    The length becomes `max(length - count, 0)`; rejected draft tokens are
+    forgotten. A constant count must lie in [0, capacity].
+
+    ```mlir
+    %c1 = kv.rollback %c0 by %n : !kv.cache<5x4x512x8, f32>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache, Index:$count);
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = "$cache `by` $count attr-dict `:` qualified(type($cache))";
+  let hasVerifier = 1;
+  let hasFolder = 1;
+  let hasCanonicalizer = 1;
+}
+
+def KV_ForkOp : KV_Op<"fork", [Pure, AllTypesMatch<["cache", "result"]>]> {
+  let summary = "A new cache sharing the first `prefix` positions";
+  let description = [{
+    The result holds the first `prefix` positions of `cache` (shared
+    copy-on-write where the layout is paged); `cache` stays valid, so
+    several sequences can continue from one prompt.
+
+    ```mlir
+    %f = kv.fork %c prefix %n : !kv.cache<5x4x512x8, f32, paged<16>>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache, Index:$prefix);
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = "$cache `prefix` $prefix attr-dict `:` qualified(type($cache))";
+  let hasVerifier = 1;
+  let hasCanonicalizer = 1;
+}
+
+#endif // LLMC_KV_OPS_TD

@@ -1,0 +1,25 @@
+//===- LLMOps.h - llm operations --------------------------------*- C++ -*-===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_DIALECTS_LLM_LLMOPS_H
+#define LLMC_DIALECTS_LLM_LLMOPS_H
+
+#include "dialects/kv/KVOps.h"
+#include "dialects/llm/LLMDialect.h"
+#include "dialects/qmm/QMMOps.h"
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/llm/LLMInterfaces.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/llm/LLMOps.h.inc"
+
+#endif // LLMC_DIALECTS_LLM_LLMOPS_H
