@@ -1,0 +1,24 @@
+//===- Passes.h - llmc model-level passes -----------------------*- C++ -*-===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_TRANSFORMS_PASSES_H
+#define LLMC_TRANSFORMS_PASSES_H
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+
+namespace llmc {
+
+#define GEN_PASS_DECL
+#include "llmc/Transforms/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "llmc/Transforms/Passes.h.inc"
+
+} // namespace llmc
+
+#endif // LLMC_TRANSFORMS_PASSES_H

@@ -1,0 +1,291 @@
+//===- VerifyModel.cpp - whole-model checks and shape refinement ----------===//
+//
+// Part of llmc. Op verifiers see one op; this pass sees the decoder graph:
+// how the KV cache is threaded through a step, which layers it attends, and
+// whether the configuration is the same everywhere. It then propagates static
+// shapes through llm ops.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/llm/LLMOps.h"
+#include "llmc/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/Verifier.h"
+#include "llvm/ADT/SmallPtrSet.h"
+
+namespace llmc {
+#define GEN_PASS_DEF_VERIFYMODEL
+#include "llmc/Transforms/Passes.h.inc"
+} // namespace llmc
+
+using namespace mlir;
+using namespace llmc;
+
+namespace {
+
+/// Uses that only read a cache value; every other use consumes it.
+bool isCacheRead(Operation *user) {
+  return isa<kv::ViewOp, kv::LengthOp, kv::ForkOp>(user);
+}
+
+/// The op that continues the chain from `cache` and the cache it produces.
+std::pair<Operation *, Value> nextInChain(Value cache) {
+  for (Operation *user : cache.getUsers()) {
+    if (isCacheRead(user))
+      continue;
+    for (Value result : user->getResults())
+      if (isa<kv::CacheType>(result.getType()))
+        return {user, result};
+    return {user, Value()};
+  }
+  return {nullptr, Value()};
+}
+
+/// At most one consumer per cache value, and reads only before it.
+LogicalResult checkCacheUses(Value cache) {
+  Operation *consumer = nullptr;
+  for (Operation *user : cache.getUsers()) {
+    if (isCacheRead(user))
+      continue;
+    if (!consumer) {
+      consumer = user;
+      continue;
+    }
+    // Report the later of the two in block order, where that is defined.
+    Operation *first = consumer, *second = user;
+    if (first->getBlock() == second->getBlock() &&
+        second->isBeforeInBlock(first))
+      std::swap(first, second);
+    InFlightDiagnostic diag =
+        second->emitOpError("updates a !kv.cache value that '")
+        << first->getName()
+        << "' already updated; two updates of one cache would need a copy "
+           "of the whole cache (use kv.fork to share a prefix)";
+    diag.attachNote(first->getLoc()) << "first update here";
+    return failure();
+  }
+  if (!consumer)
+    return success();
+  for (Operation *user : cache.getUsers()) {
+    if (!isCacheRead(user) || user->getBlock() != consumer->getBlock())
+      continue;
+    if (consumer->isBeforeInBlock(user)) {
+      InFlightDiagnostic diag =
+          user->emitOpError("reads a !kv.cache value after '")
+          << consumer->getName()
+          << "' updated it; read the updated cache instead";
+      diag.attachNote(consumer->getLoc()) << "update here";
+      return failure();
+    }
+  }
+  return success();
+}
+
+/// Along the chain starting at `root`, attention layers increase and, if
+/// any layer is attended, all are.
+LogicalResult checkLayerCoverage(Value root) {
+  auto cacheType = cast<kv::CacheType>(root.getType());
+  SmallVector<llm::AttentionOp> attended;
+  llvm::SmallPtrSet<Operation *, 16> seen;
+  for (Value cache = root; cache;) {
+    auto [op, next] = nextInChain(cache);
+    if (!op || !seen.insert(op).second)
+      break;
+    if (auto attention = dyn_cast<llm::AttentionOp>(op)) {
+      if (!attended.empty() &&
+          int64_t(attention.getLayer()) <= int64_t(attended.back().getLayer())) {
+        InFlightDiagnostic diag =
+            attention.emitOpError("attends layer ")
+            << attention.getLayer() << " after layer "
+            << attended.back().getLayer()
+            << " in the same step; layers must be attended once each, in "
+               "order";
+        diag.attachNote(attended.back().getLoc()) << "previous attention here";
+        return failure();
+      }
+      attended.push_back(attention);
+    }
+    cache = next;
+  }
+  if (attended.empty() ||
+      int64_t(attended.size()) == cacheType.getLayers())
+    return success();
+  llvm::SmallBitVector covered(cacheType.getLayers());
+  for (llm::AttentionOp attention : attended)
+    covered.set(attention.getLayer());
+  InFlightDiagnostic diag = attended.back().emitOpError("the step attends ")
+                            << attended.size() << " of the cache's "
+                            << cacheType.getLayers()
+                            << " layers; never attended:";
+  for (int64_t layer = 0; layer < cacheType.getLayers(); ++layer)
+    if (!covered.test(layer))
+      diag << " " << layer;
+  return diag;
+}
+
+/// The configuration every attention and rope op must share.
+struct ModelConfig {
+  llm::AttentionOp firstAttention;
+  llm::RoPEOp firstRope;
+};
+
+LogicalResult checkConsistency(ModelConfig &config, Operation *op) {
+  if (auto attention = dyn_cast<llm::AttentionOp>(op)) {
+    llm::AttentionOp first = config.firstAttention;
+    if (!first) {
+      config.firstAttention = attention;
+    } else if (first.getNumHeads() != attention.getNumHeads() ||
+               first.getNumKvHeads() != attention.getNumKvHeads() ||
+               first.getHeadDim() != attention.getHeadDim()) {
+      InFlightDiagnostic diag =
+          attention.emitOpError("has heads/kv_heads/head_dim ")
+          << attention.getNumHeads() << "/" << attention.getNumKvHeads() << "/"
+          << attention.getHeadDim() << " but the model's first attention has "
+          << first.getNumHeads() << "/" << first.getNumKvHeads() << "/"
+          << first.getHeadDim();
+      diag.attachNote(first.getLoc()) << "first attention here";
+      return failure();
+    }
+  }
+  if (auto rope = dyn_cast<llm::RoPEOp>(op)) {
+    llm::RoPEOp first = config.firstRope;
+    if (!first) {
+      config.firstRope = rope;
+    } else if (first.getHeadDim() != rope.getHeadDim() ||
+               first.getRotaryDims() != rope.getRotaryDims() ||
+               first.getTheta() != rope.getTheta() ||
+               first.getFreqScale() != rope.getFreqScale()) {
+      InFlightDiagnostic diag =
+          rope.emitOpError("rope parameters differ from the model's first rope");
+      diag.attachNote(first.getLoc()) << "first rope here";
+      return failure();
+    }
+  }
+  if (config.firstAttention && config.firstRope &&
+      config.firstAttention.getHeadDim() != config.firstRope.getHeadDim())
+    return config.firstRope.emitOpError("rope head_dim ")
+           << config.firstRope.getHeadDim()
+           << " differs from attention head_dim "
+           << config.firstAttention.getHeadDim();
+  return success();
+}
+
+/// Verifies `op` alone, swallowing diagnostics.
+bool verifiesQuietly(Operation *op) {
+  ScopedDiagnosticHandler silence(op->getContext(),
+                                  [](Diagnostic &) { return success(); });
+  return succeeded(mlir::verify(op, /*verifyRecursively=*/false));
+}
+
+/// Propagates static shapes through llm ops in program order. A refined
+/// result gets a tensor.cast back to its old type for its uses; later llm
+/// ops look through those casts, and casts left unused are erased.
+void refineFunctionShapes(func::FuncOp func) {
+  llvm::SmallPtrSet<Operation *, 32> bridges;
+  OpBuilder builder(func.getContext());
+  func.walk([&](llm::ShapeRefinementOpInterface refinable) {
+    Operation *op = refinable;
+    SmallVector<std::pair<OpOperand *, Value>> oldOperands;
+    for (OpOperand &operand : op->getOpOperands())
+      if (auto cast = operand.get().getDefiningOp<tensor::CastOp>();
+          cast && bridges.contains(cast)) {
+        oldOperands.push_back({&operand, operand.get()});
+        operand.set(cast.getSource());
+      }
+    SmallVector<Type> oldTypes(op->getResultTypes());
+    SmallVector<Type> newTypes = refinable.inferRefinedResultTypes();
+    for (auto [result, type] : llvm::zip(op->getResults(), newTypes))
+      result.setType(type);
+    if (!verifiesQuietly(op)) {
+      for (auto [operand, value] : oldOperands)
+        operand->set(value);
+      for (auto [result, type] : llvm::zip(op->getResults(), oldTypes))
+        result.setType(type);
+      return;
+    }
+    builder.setInsertionPointAfter(op);
+    for (auto [result, oldType] : llvm::zip(op->getResults(), oldTypes)) {
+      if (result.getType() == oldType)
+        continue;
+      auto cast = tensor::CastOp::create(builder, op->getLoc(), oldType, result);
+      result.replaceAllUsesExcept(cast, cast);
+      bridges.insert(cast);
+    }
+  });
+  for (Operation *cast : bridges)
+    if (cast->use_empty())
+      cast->erase();
+}
+
+int64_t weightBytes(llm::WeightOp weight) {
+  if (auto packed = dyn_cast<qmm::PackedType>(weight.getType()))
+    return packed.getPackedBytes();
+  auto tensor = cast<RankedTensorType>(weight.getType());
+  return tensor.getNumElements() *
+         int64_t(tensor.getElementType().getIntOrFloatBitWidth() / 8);
+}
+
+struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
+  using VerifyModelBase::VerifyModelBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    bool ok = true;
+    ModelConfig config;
+
+    SmallVector<Value> caches;
+    module.walk([&](Operation *op) {
+      if (failed(checkConsistency(config, op)))
+        ok = false;
+      for (Region &region : op->getRegions())
+        for (Block &block : region)
+          for (BlockArgument arg : block.getArguments())
+            if (isa<kv::CacheType>(arg.getType()))
+              caches.push_back(arg);
+      for (Value result : op->getResults())
+        if (isa<kv::CacheType>(result.getType()))
+          caches.push_back(result);
+    });
+    for (Value cache : caches)
+      if (failed(checkCacheUses(cache)))
+        ok = false;
+    if (ok)
+      for (Value cache : caches)
+        // Chains start where a cache enters: an argument, an alloc, a fork.
+        if (isa<BlockArgument>(cache) ||
+            isa<kv::AllocOp, kv::ForkOp>(cache.getDefiningOp()))
+          if (failed(checkLayerCoverage(cache)))
+            ok = false;
+    if (!ok)
+      return signalPassFailure();
+
+    if (refineShapes)
+      module.walk([](func::FuncOp func) { refineFunctionShapes(func); });
+    if (summary)
+      emitSummary(module, config);
+  }
+
+  void emitSummary(ModuleOp module, const ModelConfig &config) {
+    int64_t count = 0, bytes = 0;
+    module.walk([&](llm::WeightOp weight) {
+      ++count;
+      bytes += weightBytes(weight);
+    });
+    InFlightDiagnostic remark = mlir::emitRemark(module.getLoc(), "model: ");
+    if (llm::AttentionOp attention = config.firstAttention) {
+      kv::CacheType cache = attention.getCache().getType();
+      remark << cache.getLayers() << " layers, " << attention.getNumHeads()
+             << " heads, " << attention.getNumKvHeads() << " kv heads, head_dim "
+             << attention.getHeadDim() << ", cache capacity "
+             << cache.getCapacity() << " ("
+             << int64_t(cache.getBytesPerPosition()) << " bytes/position), ";
+    } else {
+      remark << "no attention, ";
+    }
+    remark << count << " weights (" << bytes << " bytes)";
+  }
+};
+
+} // namespace

@@ -1,0 +1,28 @@
+# -*- Python -*-
+# lit configuration for the llmc regression tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "llmc"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+config.suffixes = [".mlir", ".py", ".test"]
+config.excludes = ["lit.cfg.py", "lit.site.cfg.py", "Inputs", "Unit"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.llmc_obj_root, "test")
+
+config.substitutions.append(("%PYTHON", config.python_executable))
+config.substitutions.append(("%llmc_src_root", config.llmc_src_root))
+config.substitutions.append(
+    ("%shared_models", os.path.join(os.path.dirname(config.llmc_src_root), "shared", "models")))
+
+llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PYTHONPATH", config.llmc_python_dir, append_path=True)
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+
+tool_dirs = [config.llmc_tools_dir, config.llvm_tools_dir]
+tools = ["llmc-opt", "llmc-translate"]
+llvm_config.add_tool_substitutions(tools, tool_dirs)
