@@ -20,6 +20,11 @@ void llmc::buildFrontendPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
+llvm::ArrayRef<llvm::StringRef> llmc::getPipelineNames() {
+  static const llvm::StringRef names[] = {"llmc-frontend-pipeline"};
+  return names;
+}
+
 void llmc::registerPipelines() {
   PassPipelineRegistration<FrontendPipelineOptions>(
       "llmc-frontend-pipeline",

@@ -25,8 +25,12 @@ struct FrontendPipelineOptions
 void buildFrontendPipeline(mlir::OpPassManager &pm,
                            const FrontendPipelineOptions &options);
 
-/// Registers `llmc-frontend-pipeline`.
+/// Registers every llmc pipeline (`llmc-frontend-pipeline`, ...).
 void registerPipelines();
+
+/// Names of the pipelines registerPipelines() registers (MLIR's registry
+/// cannot be enumerated).
+llvm::ArrayRef<llvm::StringRef> getPipelineNames();
 
 } // namespace llmc
 

@@ -1,0 +1,10 @@
+# RUN: %PYTHON %s | FileCheck %s
+# The package imports with its submodules and exception type.
+import llmc
+
+# CHECK: ['MLIRError', 'ir', 'passes']
+print(sorted(llmc.__all__))
+# CHECK: True
+print(issubclass(llmc.MLIRError, RuntimeError))
+# CHECK: parse parse_file
+print(llmc.ir.parse.__name__, llmc.ir.parse_file.__name__)
