@@ -41,7 +41,17 @@ function(llmc_dialect_tablegen dialect prefix)
   add_public_tablegen_target(LLMC${prefix}IncGen)
 
   set(LLVM_TARGET_DEFINITIONS ${prefix}Ops.td)
-  tablegen(MLIR ${CMAKE_BINARY_DIR}/docs/dialects/${dialect}.md -gen-dialect-doc -dialect=${dialect})
-  add_custom_target(LLMC${prefix}DocGen DEPENDS ${CMAKE_BINARY_DIR}/docs/dialects/${dialect}.md)
-  set_property(GLOBAL APPEND PROPERTY LLMC_DOC_TARGETS LLMC${prefix}DocGen)
+  tablegen(MLIR ${dialect}.md -gen-dialect-doc -dialect=${dialect})
+  llmc_add_doc(LLMC${prefix}DocGen ${dialect}.md dialects/${dialect}.md)
+endfunction()
+
+# llmc_add_doc(target generated-file dest): copies a TableGen-generated doc
+# of the current binary dir to build/docs/<dest>.
+function(llmc_add_doc target generated dest)
+  set(out ${CMAKE_BINARY_DIR}/docs/${dest})
+  add_custom_command(OUTPUT ${out}
+    COMMAND ${CMAKE_COMMAND} -E copy ${CMAKE_CURRENT_BINARY_DIR}/${generated} ${out}
+    DEPENDS ${CMAKE_CURRENT_BINARY_DIR}/${generated})
+  add_custom_target(${target} DEPENDS ${out})
+  set_property(GLOBAL APPEND PROPERTY LLMC_DOC_TARGETS ${target})
 endfunction()

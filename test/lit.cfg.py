@@ -15,6 +15,7 @@ config.test_exec_root = os.path.join(config.llmc_obj_root, "test")
 
 config.substitutions.append(("%PYTHON", config.python_executable))
 config.substitutions.append(("%llmc_src_root", config.llmc_src_root))
+config.substitutions.append(("%llmc_obj_root", config.llmc_obj_root))
 config.substitutions.append(
     ("%shared_models", os.path.join(os.path.dirname(config.llmc_src_root), "shared", "models")))
 
