@@ -29,6 +29,8 @@ def KV_Dialect : Dialect {
   let dependentDialects = ["::llmc::qmm::QMMDialect", "::mlir::arith::ArithDialect"];
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
+  // Folders return index constants (kv.length of a fresh cache).
+  let hasConstantMaterializer = 1;
 }
 
 #endif // LLMC_KV_DIALECT_TD

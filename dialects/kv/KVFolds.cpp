@@ -36,6 +36,8 @@ OpFoldResult RollbackOp::fold(FoldAdaptor adaptor) {
 
 namespace {
 /// rollback(rollback(c, a), b) -> rollback(c, a + b)
+/// Two constant counts are summed here and capped at the capacity (dropping
+/// more empties the cache all the same), so the result still verifies.
 struct CombineRollbacks : OpRewritePattern<RollbackOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RollbackOp op,
@@ -45,8 +47,17 @@ struct CombineRollbacks : OpRewritePattern<RollbackOp> {
       return rewriter.notifyMatchFailure(op, "cache not from a rollback");
     if (!inner->hasOneUse())
       return rewriter.notifyMatchFailure(op, "inner rollback has other uses");
-    Value total = arith::AddIOp::create(rewriter, op.getLoc(), inner.getCount(),
-                                        op.getCount());
+    APInt a, b;
+    Value total;
+    if (matchPattern(inner.getCount(), m_ConstantInt(&a)) &&
+        matchPattern(op.getCount(), m_ConstantInt(&b)))
+      total = arith::ConstantIndexOp::create(
+          rewriter, op.getLoc(),
+          std::min(a.getSExtValue() + b.getSExtValue(),
+                   op.getType().getCapacity()));
+    else
+      total = arith::AddIOp::create(rewriter, op.getLoc(), inner.getCount(),
+                                    op.getCount());
     rewriter.replaceOpWithNewOp<RollbackOp>(op, op.getType(), inner.getCache(),
                                             total);
     return success();

@@ -43,6 +43,11 @@ void KVDialect::initialize() {
       >();
 }
 
+Operation *KVDialect::materializeConstant(OpBuilder &builder, Attribute value,
+                                          Type type, Location loc) {
+  return arith::ConstantOp::materialize(builder, value, type, loc);
+}
+
 //===----------------------------------------------------------------------===//
 // PolicyAttr
 //===----------------------------------------------------------------------===//
@@ -313,6 +318,11 @@ void CacheType::print(AsmPrinter &printer) const {
 // Op verifiers
 //===----------------------------------------------------------------------===//
 
+/// A tensor dimension as written in a type: `?` when dynamic.
+static std::string dimString(int64_t dim) {
+  return ShapedType::isDynamic(dim) ? "?" : std::to_string(dim);
+}
+
 static LogicalResult verifyLayer(Operation *op, CacheType cache,
                                  int64_t layer) {
   if (layer < 0 || layer >= cache.getLayers())
@@ -349,11 +359,11 @@ LogicalResult AppendOp::verify() {
            << keys.getRank();
   if (keys.getDimSize(1) != cache.getKvHeads())
     return emitOpError("keys have ")
-           << keys.getDimSize(1) << " heads but the cache has "
+           << dimString(keys.getDimSize(1)) << " heads but the cache has "
            << cache.getKvHeads();
   if (keys.getDimSize(2) != cache.getHeadDim())
     return emitOpError("keys have head_dim ")
-           << keys.getDimSize(2) << " but the cache has head_dim "
+           << dimString(keys.getDimSize(2)) << " but the cache has head_dim "
            << cache.getHeadDim();
   int64_t t = keys.getDimSize(0);
   if (!ShapedType::isDynamic(t) && t > cache.getCapacity())

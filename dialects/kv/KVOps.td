@@ -15,18 +15,18 @@ class KV_Op<string mnemonic, list<Trait> traits = []>
 
 def KV_FloatTensor : RankedTensorOf<[F32, F16, BF16]>;
 
-def KV_AllocOp : KV_Op<"alloc", [MemoryEffects<[MemAlloc]>]> {
+def KV_AllocOp : KV_Op<"alloc"> {
   let summary = "Create an empty cache";
   let description = [{
-    An empty cache (length 0). Allocation is an effect so that two caches of
-    the same type (e.g. a draft model's and a target model's) are never
-    merged by CSE.
+    An empty cache (length 0). The result is a fresh allocation, so two
+    caches of the same type (e.g. a draft model's and a target model's) are
+    never merged by CSE, while an unused alloc is dead.
 
     ```mlir
     %c = kv.alloc : !kv.cache<5x4x512x8, f32>
     ```
   }];
-  let results = (outs KV_CacheType:$result);
+  let results = (outs Res<KV_CacheType, "", [MemAlloc]>:$result);
   let assemblyFormat = "attr-dict `:` qualified(type($result))";
 }
 
@@ -112,9 +112,12 @@ def KV_EvictOp : KV_Op<"evict", [Pure, AllTypesMatch<["cache", "result"]>]> {
     Applies `policy` (or, when absent, the policy of the cache type) to every
     layer and compacts the survivors in order. A cache already within budget
     is unchanged, so evicting twice with the same policy is evicting once.
+    The policy is written without its `#kv.policy` prefix (a full dialect
+    attribute would take the following `: type` as its own).
 
     ```mlir
-    %c1 = kv.evict %c0 policy #kv.policy<window, sinks = 4, recent = 124> : !kv.cache<5x4x512x8, f32>
+    %c1 = kv.evict %c0 policy <window, sinks = 4, recent = 124> : !kv.cache<5x4x512x8, f32>
+    %c2 = kv.evict %c1 : !kv.cache<5x4x512x8, f32, #kv.policy<h2o, heavy = 64, recent = 64>>
     ```
   }];
   let arguments = (ins KV_CacheType:$cache, OptionalAttr<KV_PolicyAttr>:$policy);

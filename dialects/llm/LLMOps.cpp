@@ -113,8 +113,9 @@ LogicalResult WeightOp::verify() {
     return emitOpError("needs the model file it refers to");
   if (getTensorName().empty())
     return emitOpError("needs the tensor's name in the model file");
-  if (getOffset() < 0)
-    return emitOpError("offset must be non-negative, got ") << getOffset();
+  // I64Attr getters are unsigned; read the offset as the signed value parsed.
+  if (int64_t offset = getOffset(); offset < 0)
+    return emitOpError("offset must be non-negative, got ") << offset;
   return success();
 }
 

@@ -50,6 +50,10 @@ std::optional<std::string> FormatInfo::validate() const {
     return std::nullopt;
   }
   FormatInfo canon = canonical(kind);
+  if (group != canon.group && canon.group == 1)
+    return "format " + keyword() +
+           " is element-wise and takes no group, got group = " +
+           std::to_string(group);
   if (group != canon.group)
     return "format " + keyword() + " has a fixed block of " +
            std::to_string(canon.group) + " elements, got group = " +

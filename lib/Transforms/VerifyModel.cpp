@@ -53,6 +53,12 @@ LogicalResult checkCacheUses(Value cache) {
       consumer = user;
       continue;
     }
+    // One op taking the value twice (e.g. returning it twice) would own two
+    // copies; "already updated by itself" would not say that.
+    if (user == consumer)
+      return user->emitOpError("uses a !kv.cache value twice; each use would "
+                               "need its own copy of the whole cache (use "
+                               "kv.fork to share a prefix)");
     // Report the later of the two in block order, where that is defined.
     Operation *first = consumer, *second = user;
     if (first->getBlock() == second->getBlock() &&
@@ -163,13 +169,22 @@ LogicalResult checkConsistency(ModelConfig &config, Operation *op) {
       return failure();
     }
   }
-  if (config.firstAttention && config.firstRope &&
-      config.firstAttention.getHeadDim() != config.firstRope.getHeadDim())
-    return config.firstRope.emitOpError("rope head_dim ")
-           << config.firstRope.getHeadDim()
-           << " differs from attention head_dim "
-           << config.firstAttention.getHeadDim();
   return success();
+}
+
+/// Rope must rotate heads of attention's head_dim. Checked once after the
+/// walk: checked per op, the error would repeat for every later op.
+LogicalResult checkRopeHeadDim(const ModelConfig &config) {
+  llm::AttentionOp attention = config.firstAttention;
+  llm::RoPEOp rope = config.firstRope;
+  if (!attention || !rope || attention.getHeadDim() == rope.getHeadDim())
+    return success();
+  InFlightDiagnostic diag = rope.emitOpError("rope head_dim ")
+                            << rope.getHeadDim()
+                            << " differs from attention head_dim "
+                            << attention.getHeadDim();
+  diag.attachNote(attention.getLoc()) << "first attention here";
+  return diag;
 }
 
 /// Verifies `op` alone, swallowing diagnostics.
@@ -248,6 +263,8 @@ struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
         if (isa<kv::CacheType>(result.getType()))
           caches.push_back(result);
     });
+    if (failed(checkRopeHeadDim(config)))
+      ok = false;
     for (Value cache : caches)
       if (failed(checkCacheUses(cache)))
         ok = false;
