@@ -64,8 +64,7 @@ void llmc::registerAllTranslations() {
           return mlir::emitc::translateToCpp(op, os);
         },
         [](mlir::DialectRegistry &registry) {
-          registry.insert<mlir::emitc::EmitCDialect,
-                          mlir::func::FuncDialect>();
+          registry.insert<mlir::emitc::EmitCDialect, mlir::func::FuncDialect>();
         });
     return true;
   }();

@@ -41,8 +41,7 @@ std::unique_ptr<Module> parseOrThrow(const std::string &text,
 
 PYBIND11_MODULE(_llmc, m) {
   m.doc() = "llmc: an MLIR-based compiler for LLM inference (native part)";
-  static py::exception<MLIRError> mlirError(m, "MLIRError",
-                                            PyExc_RuntimeError);
+  static py::exception<MLIRError> mlirError(m, "MLIRError", PyExc_RuntimeError);
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p)
@@ -54,8 +53,7 @@ PYBIND11_MODULE(_llmc, m) {
       PyErr_Fetch(&type, &value, &tb);
       PyErr_NormalizeException(&type, &value, &tb);
       if (value)
-        PyObject_SetAttrString(value, "diagnostics",
-                               py::str(e.what()).ptr());
+        PyObject_SetAttrString(value, "diagnostics", py::str(e.what()).ptr());
       PyErr_Restore(type, value, tb);
     }
   });

@@ -8,8 +8,11 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 build=${LLMC_BUILD_DIR:-$root/build}
 model=${1:-$root/docs/examples/tiny-llama.mlir}
 
-"$root/scripts/setup.sh"
-"$root/scripts/build.sh" llmc-opt >/dev/null
+# LLMC_DEMO_NO_BUILD=1 skips install and build (the demo's own test uses it).
+if [ -z "${LLMC_DEMO_NO_BUILD:-}" ]; then
+  "$root/scripts/setup.sh"
+  "$root/scripts/build.sh" llmc-opt >/dev/null
+fi
 
 echo "== llmc demo: $model"
 echo "== whole-model verification"

@@ -88,7 +88,8 @@ TEST_F(AttrParsingTest, PolicyErrorsExplain) {
   EXPECT_NE(lastError.find("unknown eviction policy 'lru'"), std::string::npos);
   EXPECT_FALSE(parse<kv::PolicyAttr>("#kv.policy<h2o, recent = 4>"));
   EXPECT_NE(lastError.find("h2o policy needs heavy > 0"), std::string::npos);
-  EXPECT_FALSE(parse<kv::PolicyAttr>("#kv.policy<window, recent = 4, pool = 3>"));
+  EXPECT_FALSE(
+      parse<kv::PolicyAttr>("#kv.policy<window, recent = 4, pool = 3>"));
   EXPECT_NE(lastError.find("pool applies only to snapkv"), std::string::npos);
 }
 

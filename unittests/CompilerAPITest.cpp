@@ -46,12 +46,12 @@ TEST_F(CompilerAPITest, ParseErrorsCarryFileLineColumn) {
 
 TEST_F(CompilerAPITest, VerifierErrorsAreReported) {
   std::string diagnostics;
-  std::unique_ptr<Module> module = Module::parse(
-      session,
-      "%c = kv.alloc : !kv.cache<2x4x64x8, f32>\n"
-      "%n = arith.constant 65 : index\n"
-      "%r = kv.rollback %c by %n : !kv.cache<2x4x64x8, f32>\n",
-      "rollback.mlir", diagnostics);
+  std::unique_ptr<Module> module =
+      Module::parse(session,
+                    "%c = kv.alloc : !kv.cache<2x4x64x8, f32>\n"
+                    "%n = arith.constant 65 : index\n"
+                    "%r = kv.rollback %c by %n : !kv.cache<2x4x64x8, f32>\n",
+                    "rollback.mlir", diagnostics);
   EXPECT_FALSE(module);
   EXPECT_NE(diagnostics.find("rollback count 65 exceeds the cache capacity 64"),
             std::string::npos)

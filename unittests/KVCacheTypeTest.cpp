@@ -54,11 +54,11 @@ TEST_F(KVCacheTypeTest, WithStorageKeepsGeometry) {
 }
 
 TEST_F(KVCacheTypeTest, PolicyBudgets) {
-  auto window = kv::PolicyAttr::get(&context, kv::PolicyKind::Window, 4, 124,
-                                    0, 0, 1, {});
+  auto window = kv::PolicyAttr::get(&context, kv::PolicyKind::Window, 4, 124, 0,
+                                    0, 1, {});
   EXPECT_EQ(window.getBudget(), 128);
-  auto h2o = kv::PolicyAttr::get(&context, kv::PolicyKind::H2O, 0, 64, 64, 0,
-                                 1, {});
+  auto h2o =
+      kv::PolicyAttr::get(&context, kv::PolicyKind::H2O, 0, 64, 64, 0, 1, {});
   EXPECT_EQ(h2o.getBudget(), 128);
   auto pyramid = kv::PolicyAttr::get(&context, kv::PolicyKind::H2O, 0, 16, 16,
                                      0, 1, {128, 96, 64, 48, 32});
@@ -85,9 +85,8 @@ TEST_F(KVCacheTypeTest, VerifierRejectsBadGeometry) {
                                          kv::PolicyAttr()));
   auto big = kv::PolicyAttr::get(&context, kv::PolicyKind::Window, 0, 1000, 0,
                                  0, 1, {});
-  EXPECT_FALSE(kv::CacheType::getChecked(emit, &context, layers, heads,
-                                         capacity, headDim, f32, contiguous,
-                                         big));
+  EXPECT_FALSE(kv::CacheType::getChecked(
+      emit, &context, layers, heads, capacity, headDim, f32, contiguous, big));
   auto q4k = qmm::FormatAttr::get(&context, qmm::FormatKind::Q4_K);
   EXPECT_FALSE(kv::CacheType::getChecked(emit, &context, layers, heads,
                                          capacity, headDim, Attribute(q4k),

@@ -25,25 +25,36 @@ TEST(QMMFormat, GgmlBlockSizes) {
 }
 
 TEST(QMMFormat, BitsPerElement) {
-  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q8_0).bitsPerElement(), 8.5);
-  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q4_0).bitsPerElement(), 4.5);
-  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q4_K).bitsPerElement(), 4.5);
-  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q6_K).bitsPerElement(), 6.5625);
-  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::MXFP4).bitsPerElement(), 4.25);
-  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::FP8E4M3).bitsPerElement(), 8.0);
+  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q8_0).bitsPerElement(),
+                   8.5);
+  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q4_0).bitsPerElement(),
+                   4.5);
+  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q4_K).bitsPerElement(),
+                   4.5);
+  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::Q6_K).bitsPerElement(),
+                   6.5625);
+  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::MXFP4).bitsPerElement(),
+                   4.25);
+  EXPECT_DOUBLE_EQ(FormatInfo::canonical(FormatKind::FP8E4M3).bitsPerElement(),
+                   8.0);
 }
 
 TEST(QMMFormat, IntegerGroupBytes) {
   // 4-bit, group 32, symmetric: 16 bytes of codes + f16 scale.
-  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 4, 32, true).blockBytes(), 18);
+  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 4, 32, true).blockBytes(),
+            18);
   // Asymmetric adds an f16 zero point.
-  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 4, 32, false).blockBytes(), 20);
+  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 4, 32, false).blockBytes(),
+            20);
   // 3-bit, group 32: 96 bits = 12 bytes + scale.
-  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 3, 32, true).blockBytes(), 14);
+  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 3, 32, true).blockBytes(),
+            14);
   // 2-bit, group 128, asym: 32 + 2 + 2.
-  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 2, 128, false).blockBytes(), 36);
+  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 2, 128, false).blockBytes(),
+            36);
   // 8-bit, group 64: 64 + 2.
-  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 8, 64, true).blockBytes(), 66);
+  EXPECT_EQ(FormatInfo::canonical(FormatKind::Int, 8, 64, true).blockBytes(),
+            66);
 }
 
 TEST(QMMFormat, RaggedMatrixIsPadded) {
@@ -60,7 +71,8 @@ TEST(QMMFormat, RaggedMatrixIsPadded) {
 TEST(QMMFormat, ValidateRejectsBadIntegerFormats) {
   EXPECT_TRUE(FormatInfo::canonical(FormatKind::Int, 5, 32, true).validate());
   EXPECT_TRUE(FormatInfo::canonical(FormatKind::Int, 4, 48, true).validate());
-  EXPECT_FALSE(FormatInfo::canonical(FormatKind::Int, 4, 128, false).validate());
+  EXPECT_FALSE(
+      FormatInfo::canonical(FormatKind::Int, 4, 128, false).validate());
 }
 
 TEST(QMMFormat, ValidateRejectsGroupOnFixedFormats) {

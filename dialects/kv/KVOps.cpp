@@ -71,11 +71,10 @@ int64_t PolicyAttr::getLayerBudget(int64_t layer) const {
   return getBudget();
 }
 
-LogicalResult
-PolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                   PolicyKind kind, int64_t sinks, int64_t recent,
-                   int64_t heavy, int64_t observe, int64_t pool,
-                   ArrayRef<int64_t> layerBudgets) {
+LogicalResult PolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 PolicyKind kind, int64_t sinks, int64_t recent,
+                                 int64_t heavy, int64_t observe, int64_t pool,
+                                 ArrayRef<int64_t> layerBudgets) {
   if (sinks < 0 || recent < 0 || heavy < 0 || observe < 0)
     return emitError() << "policy sizes must be non-negative";
   StringRef name = stringifyPolicyKind(kind);
@@ -108,7 +107,8 @@ PolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
-// Syntax: `<` kind (`,` key `=` int | `,` `layer_budgets` `=` `[` ints `]`)* `>`
+// Syntax: `<` kind (`,` key `=` int | `,` `layer_budgets` `=` `[` ints `]`)*
+// `>`
 Attribute PolicyAttr::parse(AsmParser &parser, Type) {
   SMLoc loc = parser.getCurrentLocation();
   StringRef kindName;
@@ -342,9 +342,9 @@ static LogicalResult verifyPositionCount(Operation *op, Value count,
   if (n < 0)
     return op->emitOpError() << what << " must be non-negative, got " << n;
   if (n > cache.getCapacity())
-    return op->emitOpError() << what << " " << n
-                             << " exceeds the cache capacity "
-                             << cache.getCapacity();
+    return op->emitOpError()
+           << what << " " << n << " exceeds the cache capacity "
+           << cache.getCapacity();
   return success();
 }
 
@@ -384,9 +384,8 @@ LogicalResult ViewOp::verify() {
            << " (KV_HEADS x len x HEAD_DIM), got " << keys;
   int64_t len = keys.getDimSize(1);
   if (!ShapedType::isDynamic(len) && len > cache.getCapacity())
-    return emitOpError("views ")
-           << len << " positions of a cache of capacity "
-           << cache.getCapacity();
+    return emitOpError("views ") << len << " positions of a cache of capacity "
+                                 << cache.getCapacity();
   APInt constLen;
   if (!ShapedType::isDynamic(len) &&
       matchPattern(getLength(), m_ConstantInt(&constLen)) &&
@@ -442,12 +441,12 @@ static LogicalResult verifyStorageChange(Operation *op, CacheType from,
            << to;
   bool fromOk = toQuantized ? bool(from.getFloatStorage())
                             : bool(from.getQuantizedStorage());
-  bool toOk = toQuantized ? bool(to.getQuantizedStorage())
-                          : bool(to.getFloatStorage());
+  bool toOk =
+      toQuantized ? bool(to.getQuantizedStorage()) : bool(to.getFloatStorage());
   if (!fromOk || !toOk)
-    return op->emitOpError(toQuantized
-                               ? "expects a float cache and a quantized result"
-                               : "expects a quantized cache and a float result");
+    return op->emitOpError(
+        toQuantized ? "expects a float cache and a quantized result"
+                    : "expects a quantized cache and a float result");
   return success();
 }
 

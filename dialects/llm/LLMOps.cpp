@@ -148,9 +148,8 @@ LogicalResult EmbeddingOp::verify() {
   if (result.getRank() != 2)
     return emitOpError("result must be T x DIM");
   if (!compatible(result.getDimSize(0), ids.getDimSize(0)))
-    return emitOpError("result has ")
-           << result.getDimSize(0) << " rows for " << ids.getDimSize(0)
-           << " token ids";
+    return emitOpError("result has ") << result.getDimSize(0) << " rows for "
+                                      << ids.getDimSize(0) << " token ids";
   if (!compatible(result.getDimSize(1), table->cols))
     return emitOpError("result width ")
            << result.getDimSize(1) << " does not match the table's DIM ("
@@ -261,12 +260,12 @@ LogicalResult AttentionOp::verify() {
                        "T x (HEADS*HEAD_DIM)");
   if (!compatible(q.getDimSize(1), heads * headDim))
     return emitOpError("queries have width ")
-           << q.getDimSize(1) << ", expected num_heads * head_dim = "
-           << heads * headDim;
+           << q.getDimSize(1)
+           << ", expected num_heads * head_dim = " << heads * headDim;
   if (!compatible(k.getDimSize(1), kvHeads * headDim))
     return emitOpError("keys/values have width ")
-           << k.getDimSize(1) << ", expected num_kv_heads * head_dim = "
-           << kvHeads * headDim;
+           << k.getDimSize(1)
+           << ", expected num_kv_heads * head_dim = " << kvHeads * headDim;
   if (!compatible(q.getDimSize(0), k.getDimSize(0)))
     return emitOpError("queries have ")
            << q.getDimSize(0) << " rows but keys/values have "
@@ -286,9 +285,8 @@ LogicalResult AttentionOp::verify() {
            << " KV heads";
   int64_t layer = getLayer();
   if (layer < 0 || layer >= cache.getLayers())
-    return emitOpError("layer ")
-           << layer << " is out of range for a cache of "
-           << cache.getLayers() << " layers";
+    return emitOpError("layer ") << layer << " is out of range for a cache of "
+                                 << cache.getLayers() << " layers";
   if (isStatic(q.getDimSize(0)) && q.getDimSize(0) > cache.getCapacity())
     return emitOpError("step of ")
            << q.getDimSize(0) << " tokens exceeds the cache capacity "
@@ -309,14 +307,14 @@ LogicalResult AttentionOp::verify() {
 
 SmallVector<Type> AttentionOp::inferRefinedResultTypes() {
   SmallVector<Type> types;
-  types.push_back(refine(getResult().getType(),
-                         {getQueries().getType().getDimSize(0),
-                          int64_t(getNumHeads() * getHeadDim())}));
+  types.push_back(
+      refine(getResult().getType(), {getQueries().getType().getDimSize(0),
+                                     int64_t(getNumHeads() * getHeadDim())}));
   types.push_back(getCache().getType());
   if (Value scores = getScores())
-    types.push_back(refine(cast<RankedTensorType>(scores.getType()),
-                           {int64_t(getNumKvHeads()),
-                            getCache().getType().getCapacity()}));
+    types.push_back(
+        refine(cast<RankedTensorType>(scores.getType()),
+               {int64_t(getNumKvHeads()), getCache().getType().getCapacity()}));
   return types;
 }
 
@@ -355,8 +353,7 @@ static LogicalResult verifyTokenChoice(Operation *op, RankedTensorType logits,
 }
 
 LogicalResult ArgmaxOp::verify() {
-  return verifyTokenChoice(*this, getLogits().getType(),
-                           getResult().getType());
+  return verifyTokenChoice(*this, getLogits().getType(), getResult().getType());
 }
 
 SmallVector<Type> ArgmaxOp::inferRefinedResultTypes() {

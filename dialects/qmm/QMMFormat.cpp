@@ -56,8 +56,8 @@ std::optional<std::string> FormatInfo::validate() const {
            std::to_string(group);
   if (group != canon.group)
     return "format " + keyword() + " has a fixed block of " +
-           std::to_string(canon.group) + " elements, got group = " +
-           std::to_string(group);
+           std::to_string(canon.group) +
+           " elements, got group = " + std::to_string(group);
   if (bits != canon.bits || symmetric != canon.symmetric)
     return "format " + keyword() +
            " has fixed bits and symmetry; only intN formats take sym/asym";

@@ -46,10 +46,9 @@ FormatInfo FormatAttr::getInfo() const {
   return FormatInfo{getKind(), getBits(), getGroup(), getSymmetric()};
 }
 
-LogicalResult
-FormatAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                   FormatKind kind, unsigned bits, unsigned group,
-                   bool symmetric) {
+LogicalResult FormatAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 FormatKind kind, unsigned bits, unsigned group,
+                                 bool symmetric) {
   if (std::optional<std::string> problem =
           FormatInfo{kind, bits, group, symmetric}.validate())
     return emitError() << *problem;
@@ -170,7 +169,8 @@ void PackedType::print(AsmPrinter &printer) const {
 
 static void printShape(InFlightDiagnostic &diag, ArrayRef<int64_t> shape) {
   llvm::interleave(
-      shape, [&](int64_t d) {
+      shape,
+      [&](int64_t d) {
         if (ShapedType::isDynamic(d))
           diag << "?";
         else
@@ -211,8 +211,8 @@ LogicalResult MatmulOp::verify() {
   int64_t k = lhs.getDimSize(1);
   if (!ShapedType::isDynamic(k) && k != rhs.getCols())
     return emitOpError("reduction dimension of the activations (")
-           << k << ") does not match K of the packed weights ("
-           << rhs.getCols() << ")";
+           << k << ") does not match K of the packed weights (" << rhs.getCols()
+           << ")";
   int64_t n = result.getDimSize(1);
   if (!ShapedType::isDynamic(n) && n != rhs.getRows())
     return emitOpError("result has ")

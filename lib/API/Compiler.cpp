@@ -134,8 +134,8 @@ bool Module::runPipeline(llvm::StringRef pipeline, std::string &diagnostics) {
   llvm::raw_string_ostream errorStream(parseErrors);
   FailureOr<OpPassManager> parsed = parsePassPipeline(text, errorStream);
   if (failed(parsed)) {
-    diagnostics = "invalid pass pipeline '" + pipeline.str() + "': " +
-                  llvm::StringRef(parseErrors).trim().str() + "\n" +
+    diagnostics = "invalid pass pipeline '" + pipeline.str() +
+                  "': " + llvm::StringRef(parseErrors).trim().str() + "\n" +
                   collector.take();
     return false;
   }

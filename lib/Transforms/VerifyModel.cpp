@@ -100,8 +100,8 @@ LogicalResult checkLayerCoverage(Value root) {
     if (!op || !seen.insert(op).second)
       break;
     if (auto attention = dyn_cast<llm::AttentionOp>(op)) {
-      if (!attended.empty() &&
-          int64_t(attention.getLayer()) <= int64_t(attended.back().getLayer())) {
+      if (!attended.empty() && int64_t(attention.getLayer()) <=
+                                   int64_t(attended.back().getLayer())) {
         InFlightDiagnostic diag =
             attention.emitOpError("attends layer ")
             << attention.getLayer() << " after layer "
@@ -115,8 +115,7 @@ LogicalResult checkLayerCoverage(Value root) {
     }
     cache = next;
   }
-  if (attended.empty() ||
-      int64_t(attended.size()) == cacheType.getLayers())
+  if (attended.empty() || int64_t(attended.size()) == cacheType.getLayers())
     return success();
   llvm::SmallBitVector covered(cacheType.getLayers());
   for (llm::AttentionOp attention : attended)
@@ -163,8 +162,8 @@ LogicalResult checkConsistency(ModelConfig &config, Operation *op) {
                first.getRotaryDims() != rope.getRotaryDims() ||
                first.getTheta() != rope.getTheta() ||
                first.getFreqScale() != rope.getFreqScale()) {
-      InFlightDiagnostic diag =
-          rope.emitOpError("rope parameters differ from the model's first rope");
+      InFlightDiagnostic diag = rope.emitOpError(
+          "rope parameters differ from the model's first rope");
       diag.attachNote(first.getLoc()) << "first rope here";
       return failure();
     }
@@ -224,7 +223,8 @@ void refineFunctionShapes(func::FuncOp func) {
     for (auto [result, oldType] : llvm::zip(op->getResults(), oldTypes)) {
       if (result.getType() == oldType)
         continue;
-      auto cast = tensor::CastOp::create(builder, op->getLoc(), oldType, result);
+      auto cast =
+          tensor::CastOp::create(builder, op->getLoc(), oldType, result);
       result.replaceAllUsesExcept(cast, cast);
       bridges.insert(cast);
     }
@@ -294,9 +294,9 @@ struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
     if (llm::AttentionOp attention = config.firstAttention) {
       kv::CacheType cache = attention.getCache().getType();
       remark << cache.getLayers() << " layers, " << attention.getNumHeads()
-             << " heads, " << attention.getNumKvHeads() << " kv heads, head_dim "
-             << attention.getHeadDim() << ", cache capacity "
-             << cache.getCapacity() << " ("
+             << " heads, " << attention.getNumKvHeads()
+             << " kv heads, head_dim " << attention.getHeadDim()
+             << ", cache capacity " << cache.getCapacity() << " ("
              << int64_t(cache.getBytesPerPosition()) << " bytes/position), ";
     } else {
       remark << "no attention, ";
