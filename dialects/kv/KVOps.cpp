@@ -9,6 +9,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -94,6 +95,9 @@ LogicalResult PolicyAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   case PolicyKind::SnapKV:
     if (heavy <= 0 || observe <= 0)
       return emitError() << "snapkv policy needs heavy > 0 and observe > 0";
+    if (recent != 0)
+      return emitError() << "snapkv keeps its observation window as the "
+                            "recent positions; use observe, not recent";
     break;
   }
   if (pool < 1 || pool % 2 == 0)
@@ -122,11 +126,17 @@ Attribute PolicyAttr::parse(AsmParser &parser, Type) {
   }
   int64_t sinks = 0, recent = 0, heavy = 0, observe = 0, pool = 1;
   SmallVector<int64_t> budgets;
+  llvm::StringSet<> seenKeys;
   while (succeeded(parser.parseOptionalComma())) {
     SMLoc keyLoc = parser.getCurrentLocation();
     StringRef key;
     if (parser.parseKeyword(&key) || parser.parseEqual())
       return {};
+    if (!seenKeys.insert(key).second) {
+      parser.emitError(keyLoc) << "policy parameter '" << key
+                               << "' given twice";
+      return {};
+    }
     if (key == "layer_budgets") {
       if (parser.parseCommaSeparatedList(
               AsmParser::Delimiter::Square, [&]() -> ParseResult {
@@ -277,10 +287,19 @@ Type CacheType::parse(AsmParser &parser) {
     return {};
   int64_t blockSize = 0;
   PolicyAttr policy;
+  bool seenLayout = false;
   while (succeeded(parser.parseOptionalComma())) {
-    if (succeeded(parser.parseOptionalKeyword("contiguous")))
+    SMLoc itemLoc = parser.getCurrentLocation();
+    bool isContiguous = succeeded(parser.parseOptionalKeyword("contiguous"));
+    bool isPaged = !isContiguous && succeeded(parser.parseOptionalKeyword("paged"));
+    if ((isContiguous || isPaged) && seenLayout) {
+      parser.emitError(itemLoc) << "cache layout given twice";
+      return {};
+    }
+    seenLayout |= isContiguous || isPaged;
+    if (isContiguous)
       continue;
-    if (succeeded(parser.parseOptionalKeyword("paged"))) {
+    if (isPaged) {
       if (parser.parseLess() || parser.parseInteger(blockSize) ||
           parser.parseGreater())
         return {};
@@ -289,6 +308,10 @@ Type CacheType::parse(AsmParser &parser) {
         return {};
       }
       continue;
+    }
+    if (policy) {
+      parser.emitError(itemLoc) << "cache policy given twice";
+      return {};
     }
     if (parser.parseAttribute(policy))
       return {};
@@ -386,6 +409,8 @@ LogicalResult ViewOp::verify() {
   if (!ShapedType::isDynamic(len) && len > cache.getCapacity())
     return emitOpError("views ") << len << " positions of a cache of capacity "
                                  << cache.getCapacity();
+  if (failed(verifyPositionCount(*this, getLength(), cache, "view length")))
+    return failure();
   APInt constLen;
   if (!ShapedType::isDynamic(len) &&
       matchPattern(getLength(), m_ConstantInt(&constLen)) &&

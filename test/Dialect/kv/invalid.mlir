@@ -478,3 +478,40 @@ func.func @fork_too_long(%c: !kv.cache<5x4x512x8, f32, paged<16>>) {
   %0 = kv.fork %c prefix %n : !kv.cache<5x4x512x8, f32, paged<16>>
   return
 }
+
+// -----
+
+func.func @view_too_long(%c: !kv.cache<5x4x512x8, f32>) {
+  %n = arith.constant 600 : index
+  // expected-error@+1 {{'kv.view' op view length 600 exceeds the cache capacity 512}}
+  %k, %v = kv.view %c[0] len %n : !kv.cache<5x4x512x8, f32> -> tensor<4x?x8xf32>
+  return
+}
+
+// -----
+
+// expected-error@+1 {{cache layout given twice}}
+func.func @layout_twice(%c: !kv.cache<5x4x512x8, f32, paged<16>, paged<32>>) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{cache policy given twice}}
+func.func @policy_twice(%c: !kv.cache<5x4x512x8, f32, #kv.policy<window, recent = 8>, #kv.policy<window, recent = 16>>) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{policy parameter 'recent' given twice}}
+func.func @policy_key_twice(%c: !kv.cache<5x4x512x8, f32, #kv.policy<window, recent = 8, recent = 16>>) {
+  return
+}
+
+// -----
+
+// expected-error@+1 {{snapkv keeps its observation window as the recent positions; use observe, not recent}}
+func.func @snapkv_recent(%c: !kv.cache<5x4x512x8, f32, #kv.policy<snapkv, heavy = 32, observe = 8, recent = 8>>) {
+  return
+}

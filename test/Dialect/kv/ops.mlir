@@ -185,7 +185,7 @@ func.func private @cache_layout(
 // CHECK-SAME: !kv.cache<32x8x4096x128, f16, paged<16>, #kv.policy<window, sinks = 4, recent = 1020>>)
 func.func private @cache_layout_and_policy(
     !kv.cache<32x8x4096x128, #qmm.format<int4, group = 32, asym>, paged<16>, #kv.policy<window, sinks = 4, recent = 1020>>,
-    !kv.cache<32x8x4096x128, f16, #kv.policy<window, sinks = 4, recent = 1020>, contiguous, paged<16>>)
+    !kv.cache<32x8x4096x128, f16, #kv.policy<window, sinks = 4, recent = 1020>, paged<16>>)
 
 //===----------------------------------------------------------------------===//
 // #kv.policy
