@@ -8,7 +8,9 @@
 #include "dialects/kv/KVDialect.h"
 #include "dialects/llm/LLMDialect.h"
 #include "dialects/qmm/QMMDialect.h"
+#include "llmc/Conversion/Passes.h"
 #include "llmc/Pipelines/Pipelines.h"
+#include "llmc/Target/CPU/Passes.h"
 #include "llmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/AMX/AMXDialect.h"
@@ -29,6 +31,13 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/X86Vector/X86VectorDialect.h"
+#include "mlir/Dialect/Arith/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Bufferization/Transforms/FuncBufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Linalg/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Linalg/Transforms/SubsetInsertionOpInterfaceImpl.h"
+#include "mlir/Dialect/SCF/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/Transforms/BufferizableOpInterfaceImpl.h"
+#include "mlir/Dialect/Tensor/IR/TensorInferTypeOpInterfaceImpl.h"
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
@@ -46,10 +55,22 @@ void llmc::registerAllDialects(mlir::DialectRegistry &registry) {
                   mlir::x86vector::X86VectorDialect, mlir::amx::AMXDialect,
                   mlir::LLVM::LLVMDialect, mlir::gpu::GPUDialect,
                   mlir::NVVM::NVVMDialect, mlir::emitc::EmitCDialect>();
+  // Bufferization models of the upstream ops our lowering produces.
+  mlir::arith::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::bufferization::func_ext::registerBufferizableOpInterfaceExternalModels(
+      registry);
+  mlir::linalg::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::linalg::registerSubsetOpInterfaceExternalModels(registry);
+  mlir::scf::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::tensor::registerBufferizableOpInterfaceExternalModels(registry);
+  mlir::tensor::registerInferTypeOpInterfaceExternalModels(registry);
+  mlir::registerAllToLLVMIRTranslations(registry);
 }
 
 void llmc::registerAllPasses() {
   registerLLMCTransformsPasses();
+  registerLLMCConversionPasses();
+  registerLLMCTargetCPUPasses();
   registerPipelines();
   mlir::registerTransformsPasses();
   mlir::bufferization::registerBufferizationPasses();

@@ -5,7 +5,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Pipelines/Pipelines.h"
+#include "llmc/Conversion/Passes.h"
+#include "llmc/Target/CPU/Passes.h"
 #include "llmc/Transforms/Passes.h"
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
@@ -20,8 +28,39 @@ void llmc::buildFrontendPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
 }
 
+void llmc::buildCPUPipeline(OpPassManager &pm,
+                            const CPUPipelineOptions &options) {
+  buildFrontendPipeline(pm, FrontendPipelineOptions());
+  pm.addPass(createConvertLLMToLinalg());
+  pm.addPass(createCPUStepABI());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  pm.addPass(createCanonicalizerPass());
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  if (!options.lowerToLLVM)
+    return;
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createCanonicalizerPass());
+}
+
 llvm::ArrayRef<llvm::StringRef> llmc::getPipelineNames() {
-  static const llvm::StringRef names[] = {"llmc-frontend-pipeline"};
+  static const llvm::StringRef names[] = {"llmc-frontend-pipeline",
+                                          "llmc-cpu-pipeline"};
   return names;
 }
 
@@ -30,4 +69,8 @@ void llmc::registerPipelines() {
       "llmc-frontend-pipeline",
       "Verify the whole model, refine shapes, canonicalize and CSE",
       buildFrontendPipeline);
+  PassPipelineRegistration<CPUPipelineOptions>(
+      "llmc-cpu-pipeline",
+      "Lower an llm-dialect model to the LLVM dialect for the host CPU",
+      buildCPUPipeline);
 }

@@ -25,6 +25,20 @@ struct FrontendPipelineOptions
 void buildFrontendPipeline(mlir::OpPassManager &pm,
                            const FrontendPipelineOptions &options);
 
+struct CPUPipelineOptions
+    : public mlir::PassPipelineOptions<CPUPipelineOptions> {
+  Option<bool> lowerToLLVM{
+      *this, "lower-to-llvm",
+      llvm::cl::desc("Lower all the way to the LLVM dialect (else stop after "
+                     "bufferization)"),
+      llvm::cl::init(true)};
+};
+
+/// The CPU back end up to the LLVM dialect: frontend, llm/kv/qmm to linalg,
+/// the step ABI, one-shot bufferization, deallocation, loops, LLVM.
+void buildCPUPipeline(mlir::OpPassManager &pm,
+                      const CPUPipelineOptions &options);
+
 /// Registers every llmc pipeline (`llmc-frontend-pipeline`, ...).
 void registerPipelines();
 

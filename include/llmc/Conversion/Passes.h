@@ -1,0 +1,49 @@
+//===- Passes.h - llmc conversion passes ------------------------*- C++ -*-===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_CONVERSION_PASSES_H
+#define LLMC_CONVERSION_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/Pass.h"
+#include "mlir/Transforms/DialectConversion.h"
+
+namespace llmc {
+
+#define GEN_PASS_DECL
+#include "llmc/Conversion/Passes.h.inc"
+
+#define GEN_PASS_REGISTRATION
+#include "llmc/Conversion/Passes.h.inc"
+
+/// Converts !kv.cache (float storage) and !qmm.packed to tensors.
+class LLMTypeConverter : public mlir::TypeConverter {
+public:
+  LLMTypeConverter();
+};
+
+/// Patterns lowering llm/kv/qmm ops to linalg, split by op family.
+void populateLLMDecoderToLinalgPatterns(LLMTypeConverter &converter,
+                                        mlir::RewritePatternSet &patterns);
+void populateLLMAttentionToLinalgPatterns(LLMTypeConverter &converter,
+                                          mlir::RewritePatternSet &patterns);
+void populateQMMToLinalgPatterns(LLMTypeConverter &converter,
+                                 mlir::RewritePatternSet &patterns);
+
+/// The attribute marking a function's whole-model-file argument.
+inline constexpr llvm::StringLiteral kWeightsArgAttr = "llmc.weights";
+/// The attribute marking results that were !kv.cache values.
+inline constexpr llvm::StringLiteral kCacheResultAttr = "llmc.cache_result";
+
+} // namespace llmc
+
+#endif // LLMC_CONVERSION_PASSES_H

@@ -1,0 +1,42 @@
+//===- Passes.td - llmc conversion passes ------------------*- tablegen -*-===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_CONVERSION_PASSES_TD
+#define LLMC_CONVERSION_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertLLMToLinalg : Pass<"llmc-convert-llm-to-linalg", "::mlir::ModuleOp"> {
+  let summary = "Lower llm, kv and qmm ops to linalg/tensor/arith/math";
+  let description = [{
+    Rewrites decoder ops into `linalg.generic` ops over tensors:
+
+    - `!kv.cache<L x H x C x D, f32|f16|bf16>` becomes
+      `tensor<2 x L x H x C x D x elt>` (keys, then values); `llm.attention`
+      inserts the step's keys and values at `position` and attends over the
+      first `position + T` entries (causal mask, optional sliding window,
+      GQA by indexing KV head `h floordiv (heads / kv_heads)`).
+    - `!qmm.packed<N x K, fmt>` becomes `tensor<BYTES x i8>`: matmuls,
+      embeddings and LM heads on packed weights decode each block element
+      from the bytes inside the loop (Q8_0, Q4_0, Q4_K, Q6_K), never
+      materializing a dequantized matrix.
+    - `llm.get_weight @w` becomes a `memref.view` at the weight's byte
+      offset into a `memref<?xi8>` argument holding the whole model file
+      (added to every function that reads weights, marked `llmc.weights`),
+      wrapped in `bufferization.to_tensor restrict`.
+
+    Results of type `!kv.cache` are marked with `llmc.cache_result` so the
+    step ABI can write them back into the cache argument.
+  }];
+  let dependentDialects = [
+    "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
+    "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
+    "::mlir::memref::MemRefDialect",
+    "::mlir::bufferization::BufferizationDialect"
+  ];
+}
+
+#endif // LLMC_CONVERSION_PASSES_TD
