@@ -18,6 +18,10 @@ config.substitutions.append(("%llmc_src_root", config.llmc_src_root))
 config.substitutions.append(("%llmc_obj_root", config.llmc_obj_root))
 config.substitutions.append(
     ("%shared_models", os.path.join(os.path.dirname(config.llmc_src_root), "shared", "models")))
+# Tests that read the real model files say `REQUIRES: shared-models` and are
+# reported UNSUPPORTED where ../shared/models is absent (e.g. a fresh clone).
+if os.path.isdir(os.path.join(os.path.dirname(config.llmc_src_root), "shared", "models")):
+    config.available_features.add("shared-models")
 
 llvm_config.with_system_environment(["HOME", "INCLUDE", "LIB", "TMP", "TEMP"])
 llvm_config.use_default_substitutions()
