@@ -9,6 +9,7 @@
 #include "dialects/llm/LLMDialect.h"
 #include "dialects/qmm/QMMDialect.h"
 #include "llmc/Conversion/Passes.h"
+#include "llmc/Import/Llama.h"
 #include "llmc/Pipelines/Pipelines.h"
 #include "llmc/Target/CPU/Passes.h"
 #include "llmc/Transforms/Passes.h"
@@ -43,6 +44,8 @@
 #include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "mlir/Transforms/Passes.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
 
 void llmc::registerAllDialects(mlir::DialectRegistry &registry) {
   registry.insert<llm::LLMDialect, kv::KVDialect, qmm::QMMDialect>();
@@ -77,6 +80,32 @@ void llmc::registerAllPasses() {
   mlir::registerLinalgPasses();
 }
 
+/// Imports the model whose file (or, for config.json, directory) is the
+/// translation's input; weights stay in that file, referenced by path.
+static mlir::OwningOpRef<mlir::Operation *>
+importFromSource(llvm::SourceMgr &sourceMgr, mlir::MLIRContext *context) {
+  llvm::StringRef path =
+      sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBufferIdentifier();
+  if (path == "<stdin>" || path.empty()) {
+    mlir::emitError(mlir::UnknownLoc::get(context))
+        << "model import needs a file path, not standard input";
+    return nullptr;
+  }
+  std::string source = path.str();
+  if (llvm::sys::path::filename(path) == "config.json")
+    source = llvm::sys::path::parent_path(path).str();
+  if (source.empty())
+    source = ".";
+  llvm::Expected<mlir::OwningOpRef<mlir::ModuleOp>> module =
+      llmc::import::importModel(*context, source, {});
+  if (!module) {
+    mlir::emitError(mlir::UnknownLoc::get(context))
+        << llvm::toString(module.takeError());
+    return nullptr;
+  }
+  return mlir::OwningOpRef<mlir::Operation *>(module->release());
+}
+
 void llmc::registerAllTranslations() {
   static bool once = [] {
     mlir::TranslateFromMLIRRegistration toCpp(
@@ -87,6 +116,21 @@ void llmc::registerAllTranslations() {
         [](mlir::DialectRegistry &registry) {
           registry.insert<mlir::emitc::EmitCDialect, mlir::func::FuncDialect>();
         });
+    mlir::TranslateToMLIRRegistration importGGUF(
+        "import-gguf", "Import a GGUF llama model into the llm dialect",
+        [](llvm::SourceMgr &sourceMgr,
+           mlir::MLIRContext *context) -> mlir::OwningOpRef<mlir::Operation *> {
+          return importFromSource(sourceMgr, context);
+        },
+        registerAllDialects);
+    mlir::TranslateToMLIRRegistration importSafetensors(
+        "import-safetensors",
+        "Import a Hugging Face llama directory (give its config.json)",
+        [](llvm::SourceMgr &sourceMgr,
+           mlir::MLIRContext *context) -> mlir::OwningOpRef<mlir::Operation *> {
+          return importFromSource(sourceMgr, context);
+        },
+        registerAllDialects);
     return true;
   }();
   (void)once;

@@ -41,6 +41,10 @@ void populateQMMToLinalgPatterns(LLMTypeConverter &converter,
 
 /// The attribute marking a function's whole-model-file argument.
 inline constexpr llvm::StringLiteral kWeightsArgAttr = "llmc.weights";
+/// The module attribute listing weight files: [{file, base, size}], each
+/// mapped at `base` (a multiple of kWeightFileAlignment) of the weights arg.
+inline constexpr llvm::StringLiteral kWeightFilesAttr = "llmc.weight_files";
+inline constexpr int64_t kWeightFileAlignment = 1 << 16;
 /// The attribute marking results that were !kv.cache values.
 inline constexpr llvm::StringLiteral kCacheResultAttr = "llmc.cache_result";
 

@@ -24,9 +24,11 @@ def ConvertLLMToLinalg : Pass<"llmc-convert-llm-to-linalg", "::mlir::ModuleOp"> 
       from the bytes inside the loop (Q8_0, Q4_0, Q4_K, Q6_K), never
       materializing a dequantized matrix.
     - `llm.get_weight @w` becomes a `memref.view` at the weight's byte
-      offset into a `memref<?xi8>` argument holding the whole model file
-      (added to every function that reads weights, marked `llmc.weights`),
-      wrapped in `bufferization.to_tensor restrict`.
+      offset into a `memref<?xi8>` argument holding the weight files laid
+      out back to back (64 KiB-aligned bases, recorded on the module as
+      `llmc.weight_files`, a list of {file, base, size} dictionaries, for the runtime that maps
+      them), wrapped in `bufferization.to_tensor restrict`. The argument is
+      added to every function that reads weights and marked `llmc.weights`.
 
     Results of type `!kv.cache` are marked with `llmc.cache_result` so the
     step ABI can write them back into the cache argument.

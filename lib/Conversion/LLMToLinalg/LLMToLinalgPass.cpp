@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/Support/FileSystem.h"
 
 namespace llmc {
 #define GEN_PASS_DEF_CONVERTLLMTOLINALG
@@ -37,8 +38,42 @@ LLMTypeConverter::LLMTypeConverter() {
 
 namespace {
 
+/// Lays the weight files out back to back in one address range (each at a
+/// page-aligned base, in order of first use), records the layout on the
+/// module as `llmc.weight_files` and returns each file's base. The runtime
+/// maps the files at these bases, so one memref<?xi8> reaches every weight.
+FailureOr<llvm::StringMap<int64_t>> layOutWeightFiles(ModuleOp module) {
+  MLIRContext *ctx = module.getContext();
+  llvm::StringMap<int64_t> bases;
+  SmallVector<Attribute> layout;
+  int64_t next = 0;
+  for (auto weight : module.getOps<llm::WeightOp>()) {
+    StringRef file = weight.getFile();
+    if (bases.count(file))
+      continue;
+    uint64_t size = 0;
+    if (std::error_code ec = llvm::sys::fs::file_size(file, size)) {
+      weight.emitOpError("cannot read weight file '")
+          << file << "': " << ec.message();
+      return failure();
+    }
+    bases[file] = next;
+    layout.push_back(DictionaryAttr::get(
+        ctx, {NamedAttribute(StringAttr::get(ctx, "file"),
+                             StringAttr::get(ctx, file)),
+              NamedAttribute(StringAttr::get(ctx, "base"),
+                             IntegerAttr::get(IntegerType::get(ctx, 64), next)),
+              NamedAttribute(StringAttr::get(ctx, "size"),
+                             IntegerAttr::get(IntegerType::get(ctx, 64),
+                                              int64_t(size)))}));
+    next += llvm::alignTo(int64_t(size), kWeightFileAlignment);
+  }
+  module->setAttr(kWeightFilesAttr, ArrayAttr::get(ctx, layout));
+  return bases;
+}
+
 /// Gives every function that reads weights a trailing memref<?xi8> argument
-/// holding the model file, and marks results that were caches.
+/// holding the weight files, and marks results that were caches.
 void prepareFunctions(ModuleOp module) {
   MLIRContext *ctx = module.getContext();
   module.walk([&](func::FuncOp func) {
@@ -51,12 +86,12 @@ void prepareFunctions(ModuleOp module) {
       return;
     auto type = MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
     unsigned index = func.getNumArguments();
-    if (failed(func.insertArgument(index, type,
-                                   DictionaryAttr::get(ctx, {NamedAttribute(
-                                       StringAttr::get(ctx, kWeightsArgAttr),
-                                       UnitAttr::get(ctx))}),
-                                   func.getLoc())))
-      return;
+    (void)func.insertArgument(
+        index, type,
+        DictionaryAttr::get(ctx, {NamedAttribute(
+                                     StringAttr::get(ctx, kWeightsArgAttr),
+                                     UnitAttr::get(ctx))}),
+        func.getLoc());
   });
 }
 
@@ -65,6 +100,12 @@ struct ConvertLLMToLinalgPass
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
+    FailureOr<llvm::StringMap<int64_t>> bases = layOutWeightFiles(module);
+    if (failed(bases))
+      return signalPassFailure();
+    // Weight offsets become offsets into the laid-out range.
+    for (auto weight : module.getOps<llm::WeightOp>())
+      weight.setOffset((*bases)[weight.getFile()] + weight.getOffset());
     prepareFunctions(module);
 
     LLMTypeConverter converter;

@@ -132,8 +132,12 @@ bool llmc::cpu::emitSharedLibrary(ModuleOp module, llvm::StringRef outputPath,
   }
   std::string out = outputPath.str();
   std::string obj = objectPath.str().str();
-  llvm::SmallVector<llvm::StringRef> args = {*linker, "-shared", "-o", out,
-                                             obj};
+  // Strided memref copies call memrefCopy from MLIR's C runner utils.
+  std::string libDir = LLMC_MLIR_LIBRARY_DIR;
+  std::string searchDir = "-L" + libDir;
+  llvm::SmallVector<llvm::StringRef> args = {
+      *linker, "-shared", "-o", out, obj, searchDir, "-rpath", libDir,
+      "-lmlir_c_runner_utils"};
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
                                      &linkError);

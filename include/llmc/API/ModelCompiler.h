@@ -1,0 +1,53 @@
+//===- ModelCompiler.h - model file to a compiled artifact ------*- C++ -*-===//
+//
+// Part of llmc. The whole compile flow shared by the driver and Python:
+// import, the CPU pipeline, LLVM codegen and linking into a shared library
+// that embeds its ModelInfo; plus a cache keyed by the model file and the
+// options, so running a model twice compiles it once.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_API_MODELCOMPILER_H
+#define LLMC_API_MODELCOMPILER_H
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include <functional>
+#include <string>
+
+namespace llmc::api {
+
+struct CompileOptions {
+  /// KV cache capacity; 0 = the model's context length.
+  int64_t contextLength = 0;
+  /// A textual pass pipeline replacing llmc-cpu-pipeline (must end in the
+  /// LLVM dialect).
+  std::string pipeline;
+  /// LLVM optimization level.
+  unsigned optLevel = 2;
+};
+
+/// Called when a compile stage starts ("import", "lower", "codegen").
+using ProgressFn = std::function<void(llvm::StringRef stage)>;
+
+/// Compiles `modelPath` (GGUF file or Hugging Face directory) into the
+/// shared library `outputPath`.
+llvm::Error compileModel(llvm::StringRef modelPath, llvm::StringRef outputPath,
+                         const CompileOptions &options,
+                         const ProgressFn &progress = nullptr);
+
+/// The cached artifact for `modelPath` and `options`, compiled first if it
+/// is missing or stale. The cache lives in $LLMC_CACHE_DIR, else
+/// $XDG_CACHE_HOME/llmc, else ~/.cache/llmc. `compiled` tells whether this
+/// call compiled.
+llvm::Expected<std::string> compileCached(llvm::StringRef modelPath,
+                                          const CompileOptions &options,
+                                          bool &compiled,
+                                          const ProgressFn &progress = nullptr);
+
+/// Whether `path` is a compiled llmc artifact (a shared library).
+bool isCompiledArtifact(llvm::StringRef path);
+
+} // namespace llmc::api
+
+#endif // LLMC_API_MODELCOMPILER_H

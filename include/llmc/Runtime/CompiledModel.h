@@ -1,0 +1,102 @@
+//===- CompiledModel.h - running a compiled model ---------------*- C++ -*-===//
+//
+// Part of llmc. Loads the shared library `llmc compile` produced, maps the
+// weight files at the layout the compiler chose, owns the KV cache and runs
+// the @prefill / @decode step functions. No allocation in the decode loop.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_COMPILEDMODEL_H
+#define LLMC_RUNTIME_COMPILEDMODEL_H
+
+#include "llvm/ADT/ArrayRef.h"
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace llmc::runtime {
+
+/// A weight file mapped at `base` of the weight range.
+struct WeightFile {
+  std::string path;
+  int64_t base = 0;
+  int64_t size = 0;
+};
+
+/// What the compiler recorded in the library (symbol `llmc_model_info`).
+struct ModelInfo {
+  std::string source;
+  int64_t vocabSize = 0;
+  int64_t layers = 0;
+  int64_t kvHeads = 0;
+  int64_t headDim = 0;
+  int64_t capacity = 0;
+  std::vector<WeightFile> weightFiles;
+
+  /// The JSON the compiler embeds, and its parser (errors name `origin`).
+  std::string toJSON() const;
+  static llvm::Expected<ModelInfo> fromJSON(llvm::StringRef json,
+                                            llvm::StringRef origin);
+};
+
+class CompiledModel {
+public:
+  ~CompiledModel();
+  static llvm::Expected<std::unique_ptr<CompiledModel>>
+  load(llvm::StringRef libraryPath);
+
+  const ModelInfo &getInfo() const { return info; }
+  /// Positions filled in the cache.
+  int64_t getPosition() const { return position; }
+  /// Forgets the sequence (the cache is overwritten from position 0).
+  void reset() { position = 0; }
+
+  /// Runs `tokens` at the current position and advances it. Returns the
+  /// logits of every row (tokens.size() x vocab), valid until the next call.
+  llvm::Expected<llvm::ArrayRef<float>> forward(llvm::ArrayRef<int32_t> tokens);
+
+private:
+  CompiledModel() = default;
+
+  ModelInfo info;
+  std::string libraryPath;
+  void *library = nullptr;
+  void *prefillFn = nullptr;
+  void *decodeFn = nullptr;
+  uint8_t *weights = nullptr;
+  int64_t weightsSize = 0;
+  std::vector<float> cache;
+  std::vector<float> logits;
+  int64_t position = 0;
+};
+
+/// Token choice from one row of logits.
+struct SamplingOptions {
+  /// 0 = greedy (argmax, first maximum wins).
+  double temperature = 0.0;
+  /// Keep the k most likely tokens (0 = all).
+  int64_t topK = 0;
+  /// Keep the smallest set whose probability reaches top_p (1 = all).
+  double topP = 1.0;
+  uint64_t seed = 0;
+};
+
+class Sampler {
+public:
+  explicit Sampler(const SamplingOptions &options)
+      : options(options), rng(options.seed) {}
+  int32_t sample(llvm::ArrayRef<float> logits);
+
+private:
+  SamplingOptions options;
+  std::mt19937_64 rng;
+  std::vector<std::pair<float, int32_t>> candidates;
+};
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_COMPILEDMODEL_H

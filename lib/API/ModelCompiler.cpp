@@ -1,0 +1,207 @@
+//===- ModelCompiler.cpp - model file to a compiled artifact --------------===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/API/ModelCompiler.h"
+#include "dialects/kv/KVDialect.h"
+#include "llmc/Conversion/Passes.h"
+#include "llmc/Import/Llama.h"
+#include "llmc/InitAll.h"
+#include "llmc/Pipelines/Pipelines.h"
+#include "llmc/Runtime/CompiledModel.h"
+#include "llmc/Target/CPU/Codegen.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+#include "llvm/Support/SHA256.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/BinaryFormat/Magic.h"
+#include <dlfcn.h>
+#include <unistd.h>
+
+using namespace mlir;
+using namespace llmc;
+
+static llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+/// The model's dimensions as recorded for the runtime.
+static runtime::ModelInfo describeModel(func::FuncOp prefill,
+                                        llvm::StringRef source) {
+  runtime::ModelInfo info;
+  info.source = source.str();
+  for (Type type : prefill.getArgumentTypes())
+    if (auto cache = dyn_cast<kv::CacheType>(type)) {
+      info.layers = cache.getLayers();
+      info.kvHeads = cache.getKvHeads();
+      info.capacity = cache.getCapacity();
+      info.headDim = cache.getHeadDim();
+    }
+  auto logits = cast<RankedTensorType>(prefill.getResultTypes()[0]);
+  info.vocabSize = logits.getDimSize(1);
+  return info;
+}
+
+llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
+                                    llvm::StringRef outputPath,
+                                    const CompileOptions &options,
+                                    const ProgressFn &progress) {
+  static bool registered = [] {
+    registerAllPasses();
+    return true;
+  }();
+  (void)registered;
+  auto stage = [&](llvm::StringRef name) {
+    if (progress)
+      progress(name);
+  };
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.printOpOnDiagnostic(false);
+  std::string diagnostics;
+  ScopedDiagnosticHandler collect(&context, [&](Diagnostic &diag) {
+    llvm::raw_string_ostream os(diagnostics);
+    if (!diagnostics.empty())
+      os << "\n";
+    os << diag.getLocation() << ": " << diag.str();
+    return success();
+  });
+
+  stage("import");
+  llvm::SmallString<256> absolute(modelPath);
+  llvm::sys::fs::make_absolute(absolute);
+  import::ImportOptions importOptions;
+  importOptions.contextLength = options.contextLength;
+  llvm::Expected<OwningOpRef<ModuleOp>> module =
+      import::importModel(context, absolute, importOptions);
+  if (!module)
+    return module.takeError();
+  auto prefill = (*module)->lookupSymbol<func::FuncOp>("prefill");
+  if (!prefill)
+    return fail(modelPath + ": the imported module has no @prefill");
+  runtime::ModelInfo info = describeModel(prefill, absolute);
+
+  stage("lower");
+  PassManager pm(&context);
+  if (options.pipeline.empty()) {
+    buildCPUPipeline(pm, CPUPipelineOptions());
+  } else {
+    std::string errors;
+    llvm::raw_string_ostream errorStream(errors);
+    std::string text = options.pipeline;
+    if (!llvm::StringRef(text).starts_with("builtin.module("))
+      text = "builtin.module(" + text + ")";
+    FailureOr<OpPassManager> parsed = parsePassPipeline(text, errorStream);
+    if (failed(parsed))
+      return fail("invalid pipeline '" + options.pipeline + "': " + errors);
+    static_cast<OpPassManager &>(pm) = std::move(*parsed);
+  }
+  if (failed(pm.run(**module)))
+    return fail(modelPath + ": compilation failed: " + diagnostics);
+  ModuleOp lowered = module->get();
+  if (auto files = lowered->getAttrOfType<ArrayAttr>(kWeightFilesAttr))
+    for (Attribute entry : files) {
+      auto dict = cast<DictionaryAttr>(entry);
+      info.weightFiles.push_back(
+          {cast<StringAttr>(dict.get("file")).str(),
+           cast<IntegerAttr>(dict.get("base")).getInt(),
+           cast<IntegerAttr>(dict.get("size")).getInt()});
+    }
+
+  stage("codegen");
+  cpu::CodegenOptions codegen;
+  codegen.optLevel = options.optLevel;
+  codegen.modelInfo = info.toJSON();
+  std::string error;
+  if (!cpu::emitSharedLibrary(**module, outputPath, codegen, error))
+    return fail(outputPath + ": " + error +
+                (diagnostics.empty() ? "" : "\n" + diagnostics));
+  return llvm::Error::success();
+}
+
+static std::string cacheDirectory() {
+  if (std::optional<std::string> dir = llvm::sys::Process::GetEnv("LLMC_CACHE_DIR"))
+    return *dir;
+  if (std::optional<std::string> xdg = llvm::sys::Process::GetEnv("XDG_CACHE_HOME"))
+    return *xdg + "/llmc";
+  llvm::SmallString<256> home;
+  if (llvm::sys::path::home_directory(home))
+    return std::string(home) + "/.cache/llmc";
+  return "/tmp/llmc-cache";
+}
+
+/// Size and mtime of the binary holding this code: a rebuilt llmc never
+/// reuses artifacts of an older one.
+static std::string compilerIdentity() {
+  Dl_info where;
+  llvm::sys::fs::file_status status;
+  if (!::dladdr(reinterpret_cast<void *>(&cacheDirectory), &where) ||
+      !where.dli_fname || llvm::sys::fs::status(where.dli_fname, status))
+    return "unknown";
+  return std::string(where.dli_fname) + ":" +
+         std::to_string(status.getSize()) + ":" +
+         std::to_string(
+             status.getLastModificationTime().time_since_epoch().count());
+}
+
+llvm::Expected<std::string>
+llmc::api::compileCached(llvm::StringRef modelPath,
+                         const CompileOptions &options, bool &compiled,
+                         const ProgressFn &progress) {
+  compiled = false;
+  llvm::SmallString<256> absolute(modelPath);
+  llvm::sys::fs::make_absolute(absolute);
+  llvm::sys::fs::file_status status;
+  if (llvm::sys::fs::status(absolute, status))
+    return fail(modelPath + ": no such file or directory");
+  // The key: model identity (path, size, mtime), options, and this build.
+  llvm::SHA256 hash;
+  auto add = [&](llvm::StringRef s) {
+    hash.update(s);
+    hash.update(llvm::StringRef("\0", 1));
+  };
+  add(absolute);
+  add(std::to_string(status.getSize()));
+  add(std::to_string(status.getLastModificationTime().time_since_epoch().count()));
+  add(std::to_string(options.contextLength));
+  add(options.pipeline);
+  add(std::to_string(options.optLevel));
+  add(compilerIdentity());
+  std::string key = llvm::toHex(hash.final(), /*LowerCase=*/true).substr(0, 24);
+  std::string dir = cacheDirectory();
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return fail("cannot create the cache directory " + dir + ": " +
+                ec.message());
+  std::string path = dir + "/" + key + ".so";
+  if (llvm::sys::fs::exists(path))
+    return path;
+  // Compile to a temporary name, then rename: concurrent runs never see a
+  // half-written library.
+  std::string temp = path + ".tmp" + std::to_string(::getpid());
+  if (llvm::Error err = compileModel(modelPath, temp, options, progress)) {
+    llvm::sys::fs::remove(temp);
+    return std::move(err);
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(temp, path))
+    return fail("cannot store " + path + ": " + ec.message());
+  compiled = true;
+  return path;
+}
+
+bool llmc::api::isCompiledArtifact(llvm::StringRef path) {
+  llvm::SmallString<4> magic;
+  llvm::file_magic type;
+  if (llvm::identify_magic(path, type))
+    return false;
+  return type == llvm::file_magic::elf_shared_object;
+}

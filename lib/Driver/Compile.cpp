@@ -1,0 +1,66 @@
+//===- Compile.cpp - `llmc compile` ---------------------------------------===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Progress.h"
+#include "llmc/API/ModelCompiler.h"
+#include "llmc/Driver/Driver.h"
+#include "llvm/Support/JSON.h"
+
+using namespace llmc;
+using namespace llmc::driver;
+
+int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
+  std::string model, output, target = "cpu", pipeline;
+  int64_t context = 0, optLevel = 2;
+  bool json = false;
+  ArgParser parser("compile", "Compile a model (GGUF file or Hugging Face "
+                              "directory) into a native shared library.");
+  parser.positional("MODEL", model, "the model to compile");
+  parser.option("-o,--output", output, "OUT", "the shared library to write");
+  parser.option("--target", target, "TARGET", "cpu (default)");
+  parser.option("--context", context, "N",
+                "KV cache capacity in tokens (default: the model's context)");
+  parser.option("--pipeline", pipeline, "PIPELINE",
+                "a textual pass pipeline replacing llmc-cpu-pipeline");
+  parser.option("-O,--opt-level", optLevel, "N", "LLVM optimization level 0-3");
+  parser.addJson(json);
+  if (std::optional<int> exit = parser.parse(args, ctx))
+    return *exit;
+  if (output.empty())
+    return ctx.fail("compile needs -o OUT (the shared library to write)");
+  if (target != "cpu")
+    return ctx.fail("target '" + target +
+                    "' is not available yet (supported: cpu)");
+  if (context < 0)
+    return ctx.fail("--context must be positive");
+  if (optLevel < 0 || optLevel > 3)
+    return ctx.fail("--opt-level must be 0, 1, 2 or 3");
+
+  api::CompileOptions options;
+  options.contextLength = context;
+  options.pipeline = pipeline;
+  options.optLevel = unsigned(optLevel);
+  Progress progress(ctx.err, /*enabled=*/!json);
+  Stopwatch watch;
+  llvm::Error err = api::compileModel(model, output, options,
+                                      [&](llvm::StringRef stage) {
+                                        progress.stage(stage);
+                                      });
+  progress.done();
+  if (err)
+    return ctx.fail(std::move(err));
+  double seconds = watch.seconds();
+  if (json) {
+    ctx.out << llvm::json::Value(llvm::json::Object{
+                   {"model", model}, {"output", output}, {"target", target},
+                   {"seconds", seconds}})
+            << "\n";
+  } else {
+    ctx.out << "compiled " << model << " -> " << output << " ("
+            << llvm::format("%.2f", seconds) << " s)\n";
+  }
+  return 0;
+}

@@ -1,0 +1,177 @@
+//===- Run.cpp - `llmc run` -----------------------------------------------===//
+//
+// Part of llmc. Compiles the model (or reuses the cached artifact), then
+// prefills the prompt and decodes token by token, streaming the text.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Progress.h"
+#include "llmc/API/ModelCompiler.h"
+#include "llmc/Driver/Driver.h"
+#include "llmc/Import/GGUF.h"
+#include "llmc/Runtime/CompiledModel.h"
+#include "llmc/Runtime/Tokenizer.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
+
+using namespace llmc;
+using namespace llmc::driver;
+
+int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
+  std::string model, prompt;
+  int64_t maxTokens = 64, topK = 0, seed = 0, threads = 1, context = 0;
+  double temperature = 0.8, topP = 1.0;
+  bool json = false, echo = false;
+  ArgParser parser("run", "Generate text with a model (GGUF file, or an "
+                          "artifact from `llmc compile`).");
+  parser.positional("MODEL", model, "a GGUF model or a compiled artifact");
+  parser.option("-p,--prompt", prompt, "TEXT", "the prompt");
+  parser.option("-n,--max-tokens", maxTokens, "N",
+                "tokens to generate (default 64)");
+  parser.option("--temperature", temperature, "T",
+                "sampling temperature; 0 = greedy (default 0.8)");
+  parser.option("--top-k", topK, "K", "sample among the K most likely (0 = all)");
+  parser.option("--top-p", topP, "P", "nucleus sampling mass (default 1)");
+  parser.option("--seed", seed, "S", "random seed (default 0)");
+  parser.option("--threads", threads, "N",
+                "worker threads (the CPU back end runs one for now)");
+  parser.option("--context", context, "N",
+                "KV cache capacity when compiling (default: the model's)");
+  parser.flag("--echo", echo, "print the prompt before the continuation");
+  parser.addJson(json);
+  if (std::optional<int> exit = parser.parse(args, ctx))
+    return *exit;
+  if (maxTokens < 0)
+    return ctx.fail("--max-tokens must be >= 0");
+  if (temperature < 0)
+    return ctx.fail("--temperature must be >= 0");
+  if (topK < 0)
+    return ctx.fail("--top-k must be >= 0");
+  if (!(topP > 0 && topP <= 1))
+    return ctx.fail("--top-p must be in (0, 1]");
+  if (threads < 1)
+    return ctx.fail("--threads must be >= 1");
+  if (!llvm::sys::fs::exists(model))
+    return ctx.fail(model + ": no such file or directory");
+
+  // The compiled library: given, or compiled once into the cache.
+  std::string library = model;
+  bool compiled = false;
+  double compileSeconds = 0;
+  if (!api::isCompiledArtifact(model)) {
+    api::CompileOptions options;
+    options.contextLength = context;
+    Progress progress(ctx.err, /*enabled=*/true);
+    Stopwatch watch;
+    llvm::Expected<std::string> cached = api::compileCached(
+        model, options, compiled,
+        [&](llvm::StringRef stage) { progress.stage(stage); });
+    progress.done();
+    if (!cached)
+      return ctx.fail(cached.takeError());
+    library = *cached;
+    compileSeconds = watch.seconds();
+  }
+  llvm::Expected<std::unique_ptr<runtime::CompiledModel>> loaded =
+      runtime::CompiledModel::load(library);
+  if (!loaded)
+    return ctx.fail(loaded.takeError());
+  runtime::CompiledModel &runner = **loaded;
+  const runtime::ModelInfo &info = runner.getInfo();
+
+  // The tokenizer of the source model.
+  llvm::Expected<std::unique_ptr<gguf::File>> source =
+      gguf::File::open(info.source);
+  if (!source)
+    return ctx.fail(source.takeError());
+  llvm::Expected<runtime::Tokenizer> tokenizer =
+      runtime::Tokenizer::fromGGUF(**source);
+  if (!tokenizer)
+    return ctx.fail(tokenizer.takeError());
+
+  std::vector<int32_t> ids = tokenizer->encode(prompt, /*addBos=*/true);
+  if (ids.empty())
+    return ctx.fail("the prompt encodes to no tokens");
+  if (int64_t(ids.size()) > info.capacity)
+    return ctx.fail("prompt of " + llvm::Twine(ids.size()) +
+                    " tokens exceeds the context of " +
+                    llvm::Twine(info.capacity) + " tokens");
+  maxTokens = std::min<int64_t>(maxTokens, info.capacity - int64_t(ids.size()));
+
+  runtime::SamplingOptions sampling;
+  sampling.temperature = temperature;
+  sampling.topK = topK;
+  sampling.topP = topP;
+  sampling.seed = uint64_t(seed);
+  runtime::Sampler sampler(sampling);
+
+  std::vector<int32_t> all(ids), generated;
+  all.reserve(ids.size() + size_t(maxTokens));
+  generated.reserve(size_t(maxTokens));
+  std::string printed = tokenizer->decode(ids);
+  if (echo && !json) {
+    ctx.out << printed;
+    ctx.out.flush();
+  }
+  Stopwatch prefillWatch;
+  llvm::Expected<llvm::ArrayRef<float>> logits = runner.forward(ids);
+  if (!logits)
+    return ctx.fail(logits.takeError());
+  double prefillSeconds = prefillWatch.seconds();
+  Stopwatch decodeWatch;
+  int64_t vocab = info.vocabSize;
+  for (int64_t i = 0; i < maxTokens; ++i) {
+    llvm::ArrayRef<float> last = logits->take_back(size_t(vocab));
+    int32_t next = sampler.sample(last);
+    if (next == tokenizer->getEos())
+      break;
+    generated.push_back(next);
+    all.push_back(next);
+    if (!json) {
+      // Print what the new token adds to the decoded text.
+      std::string text = tokenizer->decode(all);
+      if (text.size() >= printed.size() &&
+          llvm::StringRef(text).starts_with(printed))
+        ctx.out << llvm::StringRef(text).drop_front(printed.size());
+      else
+        ctx.out << tokenizer->tokenToPiece(next);
+      printed = std::move(text);
+      ctx.out.flush();
+    }
+    if (i + 1 == maxTokens)
+      break;
+    logits = runner.forward({next});
+    if (!logits)
+      return ctx.fail(logits.takeError());
+  }
+  double decodeSeconds = decodeWatch.seconds();
+  double prefillRate = prefillSeconds > 0 ? double(ids.size()) / prefillSeconds : 0;
+  double decodeRate =
+      decodeSeconds > 0 && !generated.empty()
+          ? double(generated.size()) / decodeSeconds
+          : 0;
+  if (json) {
+    llvm::json::Array promptIds(ids), outIds(generated);
+    std::string continuation =
+        tokenizer->decode(all).substr(tokenizer->decode(ids).size());
+    ctx.out << llvm::json::Value(llvm::json::Object{
+                   {"model", model},
+                   {"artifact", library},
+                   {"compiled", compiled},
+                   {"prompt_tokens", std::move(promptIds)},
+                   {"tokens", std::move(outIds)},
+                   {"text", continuation},
+                   {"compile_seconds", compileSeconds},
+                   {"prefill_tokens_per_second", prefillRate},
+                   {"decode_tokens_per_second", decodeRate}})
+            << "\n";
+    return 0;
+  }
+  ctx.out << "\n";
+  ctx.err << "llmc: prompt " << ids.size() << " tokens ("
+          << llvm::format("%.1f", prefillRate) << " tok/s), generated "
+          << generated.size() << " tokens ("
+          << llvm::format("%.1f", decodeRate) << " tok/s)"
+          << (compiled ? ", compiled this run" : "") << "\n";
+  return 0;
+}

@@ -1,0 +1,240 @@
+//===- CompiledModel.cpp - running a compiled model -----------------------===//
+//
+// Part of llmc.
+//
+//===----------------------------------------------------------------------===//
+
+#include "llmc/Runtime/CompiledModel.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/JSON.h"
+#include <algorithm>
+#include <cmath>
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+using namespace llmc::runtime;
+
+namespace {
+
+/// The layout of an MLIR ranked memref descriptor.
+template <typename T, int N> struct MemRef {
+  T *allocated;
+  T *aligned;
+  int64_t offset;
+  int64_t sizes[N];
+  int64_t strides[N];
+};
+
+template <typename T, int N>
+MemRef<T, N> describe(T *data, const int64_t (&sizes)[N]) {
+  MemRef<T, N> m;
+  m.allocated = m.aligned = data;
+  m.offset = 0;
+  int64_t stride = 1;
+  for (int i = N - 1; i >= 0; --i) {
+    m.sizes[i] = sizes[i];
+    m.strides[i] = stride;
+    stride *= sizes[i];
+  }
+  return m;
+}
+
+using StepFn = void (*)(MemRef<int32_t, 1> *, MemRef<float, 5> *, int64_t,
+                        MemRef<uint8_t, 1> *, MemRef<float, 2> *);
+
+llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+} // namespace
+
+std::string ModelInfo::toJSON() const {
+  llvm::json::Array files;
+  for (const WeightFile &f : weightFiles)
+    files.push_back(
+        llvm::json::Object{{"file", f.path}, {"base", f.base}, {"size", f.size}});
+  llvm::json::Object o{{"format", "llmc-cpu-1"},
+                       {"source", source},
+                       {"vocab_size", vocabSize},
+                       {"layers", layers},
+                       {"kv_heads", kvHeads},
+                       {"head_dim", headDim},
+                       {"capacity", capacity},
+                       {"weight_files", std::move(files)}};
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << llvm::json::Value(std::move(o));
+  return s;
+}
+
+llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
+                                              llvm::StringRef origin) {
+  llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(json);
+  if (!parsed)
+    return fail(origin + ": bad model info: " +
+                llvm::toString(parsed.takeError()));
+  const llvm::json::Object *o = parsed->getAsObject();
+  if (!o || o->getString("format") != "llmc-cpu-1")
+    return fail(origin + ": not an llmc CPU model (format llmc-cpu-1)");
+  ModelInfo info;
+  info.source = o->getString("source").value_or("").str();
+  auto num = [&](llvm::StringRef key, int64_t &slot) -> bool {
+    std::optional<int64_t> v = o->getInteger(key);
+    slot = v.value_or(0);
+    return v && *v > 0;
+  };
+  if (!num("vocab_size", info.vocabSize) || !num("layers", info.layers) ||
+      !num("kv_heads", info.kvHeads) || !num("head_dim", info.headDim) ||
+      !num("capacity", info.capacity))
+    return fail(origin + ": model info lacks the model's dimensions");
+  if (const llvm::json::Array *files = o->getArray("weight_files"))
+    for (const llvm::json::Value &v : *files) {
+      const llvm::json::Object *f = v.getAsObject();
+      if (!f)
+        return fail(origin + ": bad weight file entry");
+      info.weightFiles.push_back({f->getString("file").value_or("").str(),
+                                  f->getInteger("base").value_or(-1),
+                                  f->getInteger("size").value_or(-1)});
+    }
+  return info;
+}
+
+CompiledModel::~CompiledModel() {
+  if (weights)
+    ::munmap(weights, size_t(weightsSize));
+  if (library)
+    ::dlclose(library);
+}
+
+llvm::Expected<std::unique_ptr<CompiledModel>>
+CompiledModel::load(llvm::StringRef libraryPath) {
+  std::unique_ptr<CompiledModel> model(new CompiledModel());
+  model->libraryPath = libraryPath.str();
+  model->library = ::dlopen(model->libraryPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!model->library)
+    return fail(libraryPath + ": cannot load compiled model: " + ::dlerror());
+  auto *infoText =
+      static_cast<const char *>(::dlsym(model->library, "llmc_model_info"));
+  model->prefillFn = ::dlsym(model->library, "_mlir_ciface_prefill");
+  model->decodeFn = ::dlsym(model->library, "_mlir_ciface_decode");
+  if (!infoText || !model->prefillFn || !model->decodeFn)
+    return fail(libraryPath +
+                ": not an llmc compiled model (missing model info or steps)");
+  llvm::Expected<ModelInfo> info = ModelInfo::fromJSON(infoText, libraryPath);
+  if (!info)
+    return info.takeError();
+  model->info = std::move(*info);
+  const ModelInfo &mi = model->info;
+
+  // Map every weight file at its base inside one reserved range.
+  int64_t total = 0;
+  for (const WeightFile &f : mi.weightFiles)
+    total = std::max(total, f.base + f.size);
+  if (total > 0) {
+    void *range = ::mmap(nullptr, size_t(total), PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (range == MAP_FAILED)
+      return fail(libraryPath + ": cannot reserve " + llvm::Twine(total) +
+                  " bytes for the weights");
+    model->weights = static_cast<uint8_t *>(range);
+    model->weightsSize = total;
+    for (const WeightFile &f : mi.weightFiles) {
+      uint64_t size = 0;
+      if (llvm::sys::fs::file_size(f.path, size) || int64_t(size) != f.size)
+        return fail(f.path + ": weight file is missing or changed since it "
+                             "was compiled (recompile the model)");
+      int fd = ::open(f.path.c_str(), O_RDONLY);
+      if (fd < 0)
+        return fail(f.path + ": cannot open weight file");
+      void *at = ::mmap(model->weights + f.base, size_t(f.size), PROT_READ,
+                        MAP_PRIVATE | MAP_FIXED, fd, 0);
+      ::close(fd);
+      if (at == MAP_FAILED)
+        return fail(f.path + ": cannot map weight file");
+    }
+  }
+  model->cache.assign(size_t(2 * mi.layers * mi.kvHeads * mi.capacity *
+                             mi.headDim),
+                      0.0f);
+  model->logits.resize(size_t(mi.vocabSize));
+  return std::move(model);
+}
+
+llvm::Expected<llvm::ArrayRef<float>>
+CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
+  int64_t steps = int64_t(tokens.size());
+  if (steps == 0)
+    return fail("no tokens to run");
+  if (position + steps > info.capacity)
+    return fail(llvm::formatv("{0} tokens at position {1} exceed the context "
+                              "of {2} tokens",
+                              steps, position, info.capacity)
+                    .str());
+  for (int32_t t : tokens)
+    if (t < 0 || t >= info.vocabSize)
+      return fail(llvm::formatv("token id {0} is outside the vocabulary of {1}",
+                                t, info.vocabSize)
+                      .str());
+  if (int64_t(logits.size()) < steps * info.vocabSize)
+    logits.resize(size_t(steps * info.vocabSize));
+  auto ids = describe(const_cast<int32_t *>(tokens.data()), {steps});
+  auto kv = describe(cache.data(), {2, info.layers, info.kvHeads,
+                                    info.capacity, info.headDim});
+  auto w = describe(weights, {weightsSize});
+  auto out = describe(logits.data(), {steps, info.vocabSize});
+  auto fn = reinterpret_cast<StepFn>(steps == 1 ? decodeFn : prefillFn);
+  fn(&ids, &kv, position, &w, &out);
+  position += steps;
+  return llvm::ArrayRef<float>(logits.data(), size_t(steps * info.vocabSize));
+}
+
+int32_t Sampler::sample(llvm::ArrayRef<float> row) {
+  if (options.temperature <= 0.0 || options.topK == 1) {
+    int32_t best = 0;
+    for (int32_t i = 1, e = int32_t(row.size()); i < e; ++i)
+      if (row[i] > row[best])
+        best = i;
+    return best;
+  }
+  candidates.clear();
+  for (int32_t i = 0, e = int32_t(row.size()); i < e; ++i)
+    candidates.push_back({row[i], i});
+  size_t keep = candidates.size();
+  if (options.topK > 0 && size_t(options.topK) < keep)
+    keep = size_t(options.topK);
+  std::partial_sort(candidates.begin(), candidates.begin() + keep,
+                    candidates.end(), [](const auto &a, const auto &b) {
+                      return a.first > b.first ||
+                             (a.first == b.first && a.second < b.second);
+                    });
+  candidates.resize(keep);
+  // Softmax at the temperature, in double for stability.
+  double maxLogit = candidates.front().first, total = 0.0;
+  std::vector<double> probs(keep);
+  for (size_t i = 0; i < keep; ++i)
+    total += probs[i] =
+        std::exp((double(candidates[i].first) - maxLogit) / options.temperature);
+  // Top-p: the smallest prefix whose mass reaches top_p.
+  double mass = 0.0;
+  size_t cut = keep;
+  for (size_t i = 0; i < keep; ++i) {
+    mass += probs[i] / total;
+    if (mass >= options.topP) {
+      cut = i + 1;
+      break;
+    }
+  }
+  double kept = 0.0;
+  for (size_t i = 0; i < cut; ++i)
+    kept += probs[i];
+  double draw = std::uniform_real_distribution<double>(0.0, kept)(rng);
+  for (size_t i = 0; i < cut; ++i) {
+    draw -= probs[i];
+    if (draw <= 0.0)
+      return candidates[i].second;
+  }
+  return candidates[cut - 1].second;
+}
