@@ -7,6 +7,11 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/API/Compiler.h"
+#include "llmc/API/ModelCompiler.h"
+#include "llmc/Import/GGUF.h"
+#include "llmc/Runtime/CompiledModel.h"
+#include "llmc/Runtime/Tokenizer.h"
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <stdexcept>
@@ -37,6 +42,156 @@ std::unique_ptr<Module> parseOrThrow(const std::string &text,
   return module;
 }
 
+/// An llvm::Expected's value, or MLIRError with its message.
+template <typename T> T unwrap(llvm::Expected<T> value) {
+  if (!value)
+    throw MLIRError(llvm::toString(value.takeError()));
+  return std::move(*value);
+}
+
+void check(llvm::Error error) {
+  if (error)
+    throw MLIRError(llvm::toString(std::move(error)));
+}
+
+/// A GGUF model's tokenizer (the file stays mapped while it lives).
+struct PyTokenizer {
+  std::unique_ptr<llmc::gguf::File> file;
+  std::unique_ptr<llmc::runtime::Tokenizer> tokenizer;
+
+  static std::shared_ptr<PyTokenizer> open(const std::string &path) {
+    auto t = std::make_shared<PyTokenizer>();
+    t->file = unwrap(llmc::gguf::File::open(path));
+    t->tokenizer = std::make_unique<llmc::runtime::Tokenizer>(
+        unwrap(llmc::runtime::Tokenizer::fromGGUF(*t->file)));
+    return t;
+  }
+};
+
+/// A compiled model with its runtime state.
+struct PyCompiled {
+  std::unique_ptr<llmc::runtime::CompiledModel> model;
+  std::string artifact;
+  bool compiled = false;
+};
+
+void bindRuntime(py::module_ &m) {
+  py::module_ rt = m.def_submodule("runtime", "Compile and run models");
+  rt.def(
+      "compile",
+      [](const std::string &model, const std::string &output, int64_t context,
+         const std::string &pipeline, unsigned optLevel) {
+        llmc::api::CompileOptions options;
+        options.contextLength = context;
+        options.pipeline = pipeline;
+        options.optLevel = optLevel;
+        py::gil_scoped_release release;
+        check(llmc::api::compileModel(model, output, options));
+      },
+      py::arg("model"), py::arg("output"), py::arg("context") = 0,
+      py::arg("pipeline") = "", py::arg("opt_level") = 2,
+      "Compile a model into the shared library `output`.");
+  rt.def(
+      "compile_cached",
+      [](const std::string &model, int64_t context,
+         const std::string &pipeline) {
+        llmc::api::CompileOptions options;
+        options.contextLength = context;
+        options.pipeline = pipeline;
+        bool compiled = false;
+        std::string path;
+        {
+          py::gil_scoped_release release;
+          llvm::Expected<std::string> cached =
+              llmc::api::compileCached(model, options, compiled);
+          if (!cached)
+            throw MLIRError(llvm::toString(cached.takeError()));
+          path = *cached;
+        }
+        return py::make_tuple(path, compiled);
+      },
+      py::arg("model"), py::arg("context") = 0, py::arg("pipeline") = "",
+      "The cached artifact for a model (compiling it if needed): "
+      "(path, compiled_now).");
+
+  py::class_<PyCompiled, std::shared_ptr<PyCompiled>>(rt, "CompiledModel")
+      .def_static(
+          "load",
+          [](const std::string &artifact) {
+            auto c = std::make_shared<PyCompiled>();
+            c->model = unwrap(llmc::runtime::CompiledModel::load(artifact));
+            c->artifact = artifact;
+            return c;
+          },
+          py::arg("artifact"))
+      .def_property_readonly("artifact",
+                             [](PyCompiled &c) { return c.artifact; })
+      .def_property_readonly(
+          "source", [](PyCompiled &c) { return c.model->getInfo().source; })
+      .def_property_readonly(
+          "vocab_size",
+          [](PyCompiled &c) { return c.model->getInfo().vocabSize; })
+      .def_property_readonly(
+          "context", [](PyCompiled &c) { return c.model->getInfo().capacity; })
+      .def_property_readonly(
+          "position", [](PyCompiled &c) { return c.model->getPosition(); })
+      .def("reset", [](PyCompiled &c) { c.model->reset(); })
+      .def(
+          "forward",
+          [](PyCompiled &c, const std::vector<int32_t> &tokens) {
+            llvm::ArrayRef<float> logits;
+            {
+              py::gil_scoped_release release;
+              llvm::Expected<llvm::ArrayRef<float>> out =
+                  c.model->forward(tokens);
+              if (!out)
+                throw MLIRError(llvm::toString(out.takeError()));
+              logits = *out;
+            }
+            int64_t vocab = c.model->getInfo().vocabSize;
+            py::array_t<float> result(
+                {int64_t(tokens.size()), vocab});
+            std::copy(logits.begin(), logits.end(), result.mutable_data());
+            return result;
+          },
+          py::arg("tokens"),
+          "Run tokens at the current position; logits of every row "
+          "(len(tokens) x vocab) as a numpy array.");
+
+  py::class_<llmc::runtime::SamplingOptions>(rt, "SamplingOptions")
+      .def(py::init<>())
+      .def_readwrite("temperature", &llmc::runtime::SamplingOptions::temperature)
+      .def_readwrite("top_k", &llmc::runtime::SamplingOptions::topK)
+      .def_readwrite("top_p", &llmc::runtime::SamplingOptions::topP)
+      .def_readwrite("seed", &llmc::runtime::SamplingOptions::seed);
+  py::class_<llmc::runtime::Sampler>(rt, "Sampler")
+      .def(py::init<const llmc::runtime::SamplingOptions &>())
+      .def("sample",
+           [](llmc::runtime::Sampler &s, py::array_t<float> row) {
+             return s.sample(llvm::ArrayRef<float>(row.data(), row.size()));
+           });
+
+  py::class_<PyTokenizer, std::shared_ptr<PyTokenizer>>(rt, "Tokenizer")
+      .def_static("open", &PyTokenizer::open, py::arg("gguf_path"))
+      .def(
+          "encode",
+          [](PyTokenizer &t, const std::string &text, bool bos) {
+            return t.tokenizer->encode(text, bos);
+          },
+          py::arg("text"), py::arg("bos") = true)
+      .def("decode",
+           [](PyTokenizer &t, const std::vector<int32_t> &ids) {
+             return py::bytes(t.tokenizer->decode(ids));
+           })
+      .def_property_readonly("bos",
+                             [](PyTokenizer &t) { return t.tokenizer->getBos(); })
+      .def_property_readonly("eos",
+                             [](PyTokenizer &t) { return t.tokenizer->getEos(); })
+      .def_property_readonly("vocab_size", [](PyTokenizer &t) {
+        return t.tokenizer->getVocabSize();
+      });
+}
+
 } // namespace
 
 PYBIND11_MODULE(_llmc, m) {
@@ -57,6 +212,8 @@ PYBIND11_MODULE(_llmc, m) {
       PyErr_Restore(type, value, tb);
     }
   });
+
+  bindRuntime(m);
 
   py::module_ ir = m.def_submodule("ir", "Parse, print and verify modules");
   py::class_<Module>(ir, "Module")

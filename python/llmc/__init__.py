@@ -5,6 +5,10 @@
     llmc.passes.run(module, "builtin.module(llmc-verify-model)")
     print(module)
 
+    model = llmc.load("model.gguf")
+    compiled = model.compile(target="cpu")
+    text = compiled.generate("Once upon a time", max_tokens=32)
+
 Failures raise llmc.MLIRError; its ``diagnostics`` attribute (and message)
 holds the MLIR diagnostics, one per line.
 """
@@ -12,5 +16,7 @@ holds the MLIR diagnostics, one per line.
 from . import _llmc
 from ._llmc import MLIRError
 from . import ir, passes
+from .model import CompiledModel, Model, load, tokenize
 
-__all__ = ["MLIRError", "ir", "passes"]
+__all__ = ["CompiledModel", "MLIRError", "Model", "ir", "load", "passes",
+           "tokenize"]

@@ -2,7 +2,7 @@
 # The package imports with its submodules and exception type.
 import llmc
 
-# CHECK: ['MLIRError', 'ir', 'passes']
+# CHECK: ['CompiledModel', 'MLIRError', 'Model', 'ir', 'load', 'passes', 'tokenize']
 print(sorted(llmc.__all__))
 # CHECK: True
 print(issubclass(llmc.MLIRError, RuntimeError))

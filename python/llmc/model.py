@@ -1,0 +1,127 @@
+"""Loading, compiling and running models from Python.
+
+    import llmc
+    model = llmc.load("stories260K.gguf")
+    compiled = model.compile(target="cpu")
+    print(compiled.generate("Once upon a time", max_tokens=32, temperature=0))
+    logits = compiled.forward(model.tokenize("Once upon a time"))  # numpy (T, vocab)
+
+Compiled artifacts are cached (see llmc compile / run), so compiling the same
+model twice is cheap.
+"""
+
+import os
+
+from ._llmc import runtime as _rt
+
+
+class Model:
+    """A model file (GGUF, or a Hugging Face directory) not yet compiled."""
+
+    def __init__(self, path, tokenizer=None):
+        if not os.path.exists(path):
+            raise FileNotFoundError(path)
+        self.path = os.path.abspath(path)
+        self._tokenizer_path = tokenizer or (
+            None if os.path.isdir(path) else self.path)
+        self._tokenizer = None
+
+    def tokenize(self, text, bos=True):
+        """Token ids of `text` (with BOS by default)."""
+        return self._require_tokenizer().encode(text, bos)
+
+    def detokenize(self, ids):
+        """Text of token ids."""
+        return self._require_tokenizer().decode(list(ids)).decode(
+            "utf-8", errors="replace")
+
+    def compile(self, target="cpu", pipeline=None, context=None, output=None):
+        """Compile for `target` (cpu). With `output`, write the shared library
+        there; else use the compile cache. Returns a CompiledModel."""
+        if target != "cpu":
+            raise ValueError(f"target '{target}' is not available yet "
+                             "(supported: cpu)")
+        if output:
+            _rt.compile(self.path, output, context or 0, pipeline or "")
+            artifact = output
+        else:
+            artifact, _ = _rt.compile_cached(self.path, context or 0,
+                                             pipeline or "")
+        return CompiledModel(_rt.CompiledModel.load(artifact), self)
+
+    def _require_tokenizer(self):
+        if self._tokenizer is None:
+            if self._tokenizer_path is None:
+                raise ValueError("this model has no GGUF tokenizer; pass "
+                                 "tokenizer=PATH.gguf to llmc.load")
+            self._tokenizer = _rt.Tokenizer.open(self._tokenizer_path)
+        return self._tokenizer
+
+
+class CompiledModel:
+    """A compiled model with its KV cache."""
+
+    def __init__(self, native, model):
+        self._native = native
+        self.model = model
+
+    @property
+    def artifact(self):
+        return self._native.artifact
+
+    @property
+    def context(self):
+        return self._native.context
+
+    @property
+    def position(self):
+        return self._native.position
+
+    def reset(self):
+        """Forget the sequence: the next forward starts at position 0."""
+        self._native.reset()
+
+    def forward(self, token_ids, reset=False):
+        """Logits (len(token_ids) x vocab, float32 numpy) of `token_ids` run at
+        the current position, which then advances (reset=True starts over)."""
+        if reset:
+            self._native.reset()
+        return self._native.forward([int(t) for t in token_ids])
+
+    def generate(self, prompt, max_tokens=64, temperature=0.8, top_k=0,
+                 top_p=1.0, seed=0):
+        """The continuation of `prompt` (a string, or a list of token ids)."""
+        ids = (self.model.tokenize(prompt) if isinstance(prompt, str)
+               else [int(t) for t in prompt])
+        options = _rt.SamplingOptions()
+        options.temperature = float(temperature)
+        options.top_k = int(top_k)
+        options.top_p = float(top_p)
+        options.seed = int(seed)
+        sampler = _rt.Sampler(options)
+        self._native.reset()
+        max_tokens = min(max_tokens, self.context - len(ids))
+        eos = self.model._require_tokenizer().eos
+        logits = self._native.forward(ids)
+        out = []
+        for i in range(max_tokens):
+            token = sampler.sample(logits[-1])
+            if token == eos:
+                break
+            out.append(token)
+            if i + 1 < max_tokens:
+                logits = self._native.forward([token])
+        prompt_text = self.model.detokenize(ids)
+        return self.model.detokenize(ids + out)[len(prompt_text):]
+
+
+def load(path, tokenizer=None):
+    """A model from a GGUF file or a Hugging Face directory."""
+    return Model(path, tokenizer)
+
+
+def tokenize(model, text, bos=True):
+    """Token ids of `text` with the tokenizer of `model` (path or Model)."""
+    if not isinstance(model, Model):
+        model = Model(model)
+    return model.tokenize(text, bos)
