@@ -21,6 +21,7 @@ function(llmc_add_tool name)
   add_executable(${name} ${ARG_UNPARSED_ARGUMENTS})
   set_target_properties(${name} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${LLMC_TOOLS_DIR})
   target_link_libraries(${name} PRIVATE ${ARG_LINK} MLIR LLVM)
+  llmc_add_sanitizer_defaults(${name})
 endfunction()
 
 # llmc_dialect_tablegen(<dialect-name> <Prefix>): runs mlir-tblgen over the

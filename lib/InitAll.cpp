@@ -42,6 +42,8 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Target/Cpp/CppEmitter.h"
 #include "mlir/Target/LLVMIR/Dialect/All.h"
+#include "mlir/InitAllTranslations.h"
+#include "mlir/Tools/mlir-translate/Translation.h"
 #include "mlir/Tools/mlir-translate/Translation.h"
 #include "mlir/Transforms/Passes.h"
 #include "llvm/Support/Path.h"
@@ -108,6 +110,7 @@ importFromSource(llvm::SourceMgr &sourceMgr, mlir::MLIRContext *context) {
 
 void llmc::registerAllTranslations() {
   static bool once = [] {
+    mlir::registerToLLVMIRTranslation();
     mlir::TranslateFromMLIRRegistration toCpp(
         "llmc-emit-cpp", "Emit C++ from the emitc dialect (HLS back end)",
         [](mlir::Operation *op, llvm::raw_ostream &os) {

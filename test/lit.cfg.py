@@ -29,5 +29,21 @@ llvm_config.with_environment("PYTHONPATH", config.llmc_python_dir, append_path=T
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.llmc_tools_dir, config.llvm_tools_dir]
-tools = ["llmc-opt", "llmc-translate"]
+tools = ["llmc", "llmc-opt", "llmc-translate"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
+
+# A build with LLMC_SANITIZE (scripts/test-sanitizers.sh, docs/testing.md).
+# Our executables load the shared ASan runtime themselves; python3 is not
+# ours, so it gets the runtime preloaded to load the extension, leak
+# checking off (CPython never frees its own allocations) and the options our
+# executables build in (cmake/SanitizerDefaultOptions.cpp); the processes it
+# starts inherit all three.
+if config.llmc_sanitize:
+    config.available_features.add("sanitizer")
+if config.llmc_asan_runtime:
+    config.substitutions = [
+        (pattern, "env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0:"
+                  "allow_user_poisoning=0:%s %s" % (
+            config.llmc_asan_runtime, config.environment.get("ASAN_OPTIONS", ""),
+            config.python_executable)) if pattern == "%PYTHON" else (pattern, value)
+        for pattern, value in config.substitutions]

@@ -108,17 +108,23 @@ def LLM_RoPEOp : LLM_ComputeOp<"rope", [AllTypesMatch<["input", "result"]>]> {
   let summary = "Rotary position embedding of every head in a row";
   let description = [{
     Rotates the first `rotary_dims` dimensions of each `head_dim`-wide head
-    in adjacent pairs by angle `pos * theta^(-2i / rotary_dims)`, positions
+    in pairs, pair `i` by angle `pos * theta^(-2i / rotary_dims)`, positions
     starting at `position`. `freq_scale` (linear RoPE scaling) multiplies the
     positions.
 
+    By default pair `i` is dimensions `(2i, 2i + 1)` (the GGUF / llama.cpp
+    layout). With `half_split` it is `(i, i + rotary_dims / 2)`, the
+    "rotate_half" layout of Hugging Face checkpoints, whose q/k projections
+    are then used as stored, without permuting their rows.
+
     ```mlir
     %r = llm.rope %q at %pos {head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<?x64xf32>
+    %h = llm.rope %k at %pos {half_split, head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<?x32xf32>
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$input, Index:$position,
                        I64Attr:$head_dim, I64Attr:$rotary_dims, F32Attr:$theta,
-                       OptionalAttr<F32Attr>:$freq_scale);
+                       OptionalAttr<F32Attr>:$freq_scale, UnitAttr:$half_split);
   let results = (outs LLM_FloatTensor:$result);
   let assemblyFormat = "$input `at` $position attr-dict `:` type($input)";
   let hasVerifier = 1;

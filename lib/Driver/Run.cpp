@@ -18,7 +18,7 @@ using namespace llmc;
 using namespace llmc::driver;
 
 int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
-  std::string model, prompt;
+  std::string model, prompt, tokenizerPath;
   int64_t maxTokens = 64, topK = 0, seed = 0, threads = 1, context = 0;
   double temperature = 0.8, topP = 1.0;
   bool json = false, echo = false;
@@ -37,6 +37,9 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
                 "worker threads (the CPU back end runs one for now)");
   parser.option("--context", context, "N",
                 "KV cache capacity when compiling (default: the model's)");
+  parser.option("--tokenizer", tokenizerPath, "FILE",
+                "a GGUF file whose vocabulary to use (default: the model's "
+                "own; needed for Hugging Face directories)");
   parser.flag("--echo", echo, "print the prompt before the continuation");
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
@@ -53,6 +56,13 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
     return ctx.fail("--threads must be >= 1");
   if (!llvm::sys::fs::exists(model))
     return ctx.fail(model + ": no such file or directory");
+  auto noTokenizer = [&](llvm::StringRef directory) {
+    return ctx.fail(directory +
+                    ": llmc does not read the tokenizer of a Hugging Face "
+                    "directory; give --tokenizer FILE.gguf");
+  };
+  if (tokenizerPath.empty() && llvm::sys::fs::is_directory(model))
+    return noTokenizer(model);
 
   // The compiled library: given, or compiled once into the cache.
   std::string library = model;
@@ -79,15 +89,29 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   runtime::CompiledModel &runner = **loaded;
   const runtime::ModelInfo &info = runner.getInfo();
 
-  // The tokenizer of the source model.
+  // The tokenizer: --tokenizer, else the one of the source GGUF model. A
+  // Hugging Face directory's tokenizer (tokenizer.model / tokenizer.json) is
+  // not read.
+  std::string vocabulary = tokenizerPath;
+  if (vocabulary.empty()) {
+    if (llvm::sys::fs::is_directory(info.source))
+      return noTokenizer(info.source);
+    vocabulary = info.source;
+  }
   llvm::Expected<std::unique_ptr<gguf::File>> source =
-      gguf::File::open(info.source);
+      gguf::File::open(vocabulary);
   if (!source)
     return ctx.fail(source.takeError());
   llvm::Expected<runtime::Tokenizer> tokenizer =
       runtime::Tokenizer::fromGGUF(**source);
   if (!tokenizer)
     return ctx.fail(tokenizer.takeError());
+  // Ids past the model's vocabulary would index past its embedding table.
+  if (tokenizer->getVocabSize() > info.vocabSize)
+    return ctx.fail(vocabulary + ": the tokenizer has " +
+                    llvm::Twine(tokenizer->getVocabSize()) +
+                    " tokens but the model's vocabulary has " +
+                    llvm::Twine(info.vocabSize));
 
   std::vector<int32_t> ids = tokenizer->encode(prompt, /*addBos=*/true);
   if (ids.empty())

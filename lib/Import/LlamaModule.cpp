@@ -70,11 +70,13 @@ llvm::Error llmc::import::validateLlamaModel(const LlamaModel &model) {
     auto it = model.tensors.find(name);
     if (it == model.tensors.end())
       return fail("missing tensor " + name);
+    const std::string &shown =
+        it->second.sourceName.empty() ? name : it->second.sourceName;
     if (it->second.shape != shape)
-      return fail("tensor " + name + " has shape " +
+      return fail("tensor " + shown + " has shape " +
                   shapeStr(it->second.shape) + ", expected " + shapeStr(shape));
     if (shape.size() == 1 && !isFloat(it->second.type))
-      return fail("tensor " + name + " is " +
+      return fail("tensor " + shown + " is " +
                   storageTypeName(it->second.type) +
                   "; norm weights must be F32, F16 or BF16");
     return llvm::Error::success();
@@ -199,7 +201,8 @@ private:
         b, loc, x.getType(), x, pos, b.getI64IntegerAttr(c.headDim),
         b.getI64IntegerAttr(c.ropeDims), b.getF32FloatAttr(float(c.ropeTheta)),
         c.ropeFreqScale != 1.0 ? b.getF32FloatAttr(float(c.ropeFreqScale))
-                               : FloatAttr());
+                               : FloatAttr(),
+        c.ropeHalfSplit ? b.getUnitAttr() : UnitAttr());
     return op;
   }
 

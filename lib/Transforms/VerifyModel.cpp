@@ -161,7 +161,8 @@ LogicalResult checkConsistency(ModelConfig &config, Operation *op) {
     } else if (first.getHeadDim() != rope.getHeadDim() ||
                first.getRotaryDims() != rope.getRotaryDims() ||
                first.getTheta() != rope.getTheta() ||
-               first.getFreqScale() != rope.getFreqScale()) {
+               first.getFreqScale() != rope.getFreqScale() ||
+               first.getHalfSplit() != rope.getHalfSplit()) {
       InFlightDiagnostic diag = rope.emitOpError(
           "rope parameters differ from the model's first rope");
       diag.attachNote(first.getLoc()) << "first rope here";

@@ -51,6 +51,9 @@ struct TensorRef {
   /// Outermost first: {rows, cols} for matrices, {n} for vectors.
   std::vector<int64_t> shape;
   StorageType type = StorageType::F32;
+  /// The tensor's name in its file, where it differs from the GGUF name the
+  /// model is keyed by (for messages).
+  std::string sourceName;
 };
 
 struct LlamaModel {

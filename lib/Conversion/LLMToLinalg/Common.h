@@ -45,6 +45,11 @@ mlir::Value f32Const(mlir::OpBuilder &b, mlir::Location loc, double v);
 /// Extends a float scalar to f32 (no-op for f32).
 mlir::Value toF32(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v);
 
+/// Whether the CPU lowering decodes this packed format in place (float
+/// tensors: always true).
+bool isDecodable(mlir::Type weightType);
+bool isDecodablePacked(qmm::PackedType type);
+
 /// Element (row, col) of a packed matrix stored as `bytes` (tensor<Nxi8>),
 /// decoded to f32 from its block; row and col are index values.
 mlir::Value decodePackedElement(mlir::OpBuilder &b, mlir::Location loc,

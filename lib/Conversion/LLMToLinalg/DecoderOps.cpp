@@ -134,6 +134,8 @@ struct EmbeddingLowering : OpConversionPattern<llm::EmbeddingOp> {
                   ConversionPatternRewriter &rewriter) const override {
     if (!isF32Tensor(op.getType()))
       return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    if (!isDecodable(op.getTable().getType()))
+      return rewriter.notifyMatchFailure(op, "table format not decodable");
     Location loc = op.getLoc();
     Value ids = adaptor.getIds(), table = adaptor.getTable();
     Type tableType = op.getTable().getType();
@@ -233,25 +235,40 @@ struct RoPELowering : OpConversionPattern<llm::RoPEOp> {
                        {dimOf(rewriter, loc, x, 0), dimOf(rewriter, loc, x, 1)},
                        rewriter.getF32Type());
     auto id = rewriter.getMultiDimIdentityMap(2);
+    bool halfSplit = op.getHalfSplit();
+    int64_t half = rotary / 2;
     Value result = generic(
         rewriter, loc, init, {x}, {id, id}, parallel(2),
         [&](OpBuilder &b, Location l, ValueRange args) {
+          auto cst = [&](int64_t v) { return indexConst(b, l, v); };
           Value t = linalg::IndexOp::create(b, l, 0);
           Value c = linalg::IndexOp::create(b, l, 1);
-          Value d = arith::RemUIOp::create(b, l, c, indexConst(b, l, headDim));
-          Value rotated = arith::CmpIOp::create(
-              b, l, arith::CmpIPredicate::ult, d, indexConst(b, l, rotary));
-          Value pair = arith::DivUIOp::create(
-              b, l, arith::MinUIOp::create(b, l, d, indexConst(b, l, rotary - 1)),
-              indexConst(b, l, 2));
-          Value odd = arith::CmpIOp::create(
-              b, l, arith::CmpIPredicate::ne,
-              arith::RemUIOp::create(b, l, d, indexConst(b, l, 2)),
-              indexConst(b, l, 0));
-          // Partner element: c+1 for even d, c-1 for odd d.
+          Value d = arith::RemUIOp::create(b, l, c, cst(headDim));
+          Value rotated = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                                d, cst(rotary));
+          // Clamped so that unrotated columns still index valid entries.
+          Value dr = arith::MinUIOp::create(b, l, d, cst(rotary - 1));
+          // `second`: this element is the second of its pair, rotated by
+          // +sin; its partner lies `stride` columns before it.
+          Value pair, second;
+          int64_t stride;
+          if (halfSplit) {
+            // Pairs (i, i + rotary/2).
+            pair = arith::RemUIOp::create(b, l, dr, cst(half));
+            second = arith::CmpIOp::create(b, l, arith::CmpIPredicate::uge, dr,
+                                           cst(half));
+            stride = half;
+          } else {
+            // Pairs (2i, 2i + 1).
+            pair = arith::DivUIOp::create(b, l, dr, cst(2));
+            second = arith::CmpIOp::create(
+                b, l, arith::CmpIPredicate::ne,
+                arith::RemUIOp::create(b, l, dr, cst(2)), cst(0));
+            stride = 1;
+          }
           Value partnerCol = arith::SelectOp::create(
-              b, l, odd, arith::SubIOp::create(b, l, c, indexConst(b, l, 1)),
-              arith::AddIOp::create(b, l, c, indexConst(b, l, 1)));
+              b, l, second, arith::SubIOp::create(b, l, c, cst(stride)),
+              arith::AddIOp::create(b, l, c, cst(stride)));
           partnerCol = arith::SelectOp::create(b, l, rotated, partnerCol, c);
           Value partner =
               tensor::ExtractOp::create(b, l, x, ValueRange{t, partnerCol});
@@ -263,11 +280,11 @@ struct RoPELowering : OpConversionPattern<llm::RoPEOp> {
           Value angle = arith::MulFOp::create(b, l, pf, freq);
           Value cos = math::CosOp::create(b, l, angle);
           Value sin = math::SinOp::create(b, l, angle);
-          // even: x*cos - partner*sin; odd: partner*sin + x*cos.
+          // first: x*cos - partner*sin; second: partner*sin + x*cos.
           Value xc = arith::MulFOp::create(b, l, args[0], cos);
           Value ps = arith::MulFOp::create(b, l, partner, sin);
           Value y = arith::SelectOp::create(
-              b, l, odd, arith::AddFOp::create(b, l, xc, ps),
+              b, l, second, arith::AddFOp::create(b, l, xc, ps),
               arith::SubFOp::create(b, l, xc, ps));
           y = arith::SelectOp::create(b, l, rotated, y, args[0]);
           linalg::YieldOp::create(b, l, y);
@@ -288,6 +305,8 @@ struct LinearLowering : OpConversionPattern<llm::LinearOp> {
                   ConversionPatternRewriter &rewriter) const override {
     if (!isF32Tensor(op.getType()) || !isF32Tensor(op.getInput().getType()))
       return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    if (!isDecodable(op.getWeight().getType()))
+      return rewriter.notifyMatchFailure(op, "weight format not decodable");
     rewriter.replaceOp(op, projection(rewriter, op.getLoc(), adaptor.getInput(),
                                       adaptor.getWeight(),
                                       op.getWeight().getType(), op.getType()));
@@ -302,6 +321,8 @@ struct LMHeadLowering : OpConversionPattern<llm::LMHeadOp> {
                   ConversionPatternRewriter &rewriter) const override {
     if (!isF32Tensor(op.getType()) || !isF32Tensor(op.getInput().getType()))
       return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    if (!isDecodable(op.getWeight().getType()))
+      return rewriter.notifyMatchFailure(op, "weight format not decodable");
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
     if (op.getLastOnly()) {

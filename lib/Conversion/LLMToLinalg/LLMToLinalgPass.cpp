@@ -38,6 +38,15 @@ LLMTypeConverter::LLMTypeConverter() {
 
 namespace {
 
+/// Bytes of a weight as stored in its file.
+int64_t weightBytes(Type type) {
+  if (auto packed = dyn_cast<qmm::PackedType>(type))
+    return packed.getPackedBytes();
+  auto tensor = cast<RankedTensorType>(type);
+  return tensor.getNumElements() *
+         int64_t(tensor.getElementType().getIntOrFloatBitWidth() / 8);
+}
+
 /// Lays the weight files out back to back in one address range (each at a
 /// page-aligned base, in order of first use), records the layout on the
 /// module as `llmc.weight_files` and returns each file's base. The runtime
@@ -49,14 +58,22 @@ FailureOr<llvm::StringMap<int64_t>> layOutWeightFiles(ModuleOp module) {
   int64_t next = 0;
   for (auto weight : module.getOps<llm::WeightOp>()) {
     StringRef file = weight.getFile();
-    if (bases.count(file))
-      continue;
     uint64_t size = 0;
     if (std::error_code ec = llvm::sys::fs::file_size(file, size)) {
       weight.emitOpError("cannot read weight file '")
           << file << "': " << ec.message();
       return failure();
     }
+    int64_t bytes = weightBytes(weight.getType());
+    if (weight.getOffset() < 0 ||
+        uint64_t(weight.getOffset()) + uint64_t(bytes) > size) {
+      weight.emitOpError("(")
+          << bytes << " bytes at offset " << weight.getOffset()
+          << ") lies outside '" << file << "' (" << size << " bytes)";
+      return failure();
+    }
+    if (bases.count(file))
+      continue;
     bases[file] = next;
     layout.push_back(DictionaryAttr::get(
         ctx, {NamedAttribute(StringAttr::get(ctx, "file"),

@@ -152,8 +152,14 @@ Value llmc::lowering::decodePackedElement(OpBuilder &b, Location loc,
   }
 }
 
-/// Whether the CPU lowering can decode `type` in place.
-static bool isDecodable(qmm::PackedType type) {
+bool llmc::lowering::isDecodable(Type type) {
+  auto packed = dyn_cast<qmm::PackedType>(type);
+  if (!packed)
+    return true;
+  return isDecodablePacked(packed);
+}
+
+bool llmc::lowering::isDecodablePacked(qmm::PackedType type) {
   qmm::FormatKind kind = type.getFormat().getKind();
   return type.getTile() == 1 &&
          (kind == qmm::FormatKind::Q8_0 || kind == qmm::FormatKind::Q4_0 ||
@@ -204,7 +210,7 @@ struct MatmulLowering : OpConversionPattern<qmm::MatmulOp> {
   matchAndRewrite(qmm::MatmulOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     qmm::PackedType packed = op.getRhs().getType();
-    if (!isDecodable(packed))
+    if (!isDecodablePacked(packed))
       return rewriter.notifyMatchFailure(op, "format not decodable on CPU");
     if (!op.getLhs().getType().getElementType().isF32() ||
         !op.getType().getElementType().isF32())
@@ -221,7 +227,7 @@ struct DequantizeLowering : OpConversionPattern<qmm::DequantizeOp> {
   matchAndRewrite(qmm::DequantizeOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     qmm::PackedType packed = op.getInput().getType();
-    if (!isDecodable(packed))
+    if (!isDecodablePacked(packed))
       return rewriter.notifyMatchFailure(op, "format not decodable on CPU");
     Location loc = op.getLoc();
     RankedTensorType type = op.getType();

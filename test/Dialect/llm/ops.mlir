@@ -47,6 +47,14 @@ func.func @rope(%q: tensor<?x64xf32>, %k: tensor<2x32xf16>, %pos: index) -> (ten
   return %0, %1 : tensor<?x64xf32>, tensor<2x32xf16>
 }
 
+// CHECK-LABEL: func.func @rope_half_split
+func.func @rope_half_split(%q: tensor<?x64xf32>, %pos: index) -> tensor<?x64xf32> {
+  // Pairs (i, i + rotary_dims / 2): Hugging Face's rotate-half layout.
+  // CHECK: llm.rope %{{.*}} at %{{.*}} {half_split, head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.000000e+04 : f32} : tensor<?x64xf32>
+  %0 = llm.rope %q at %pos {half_split, head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<?x64xf32>
+  return %0 : tensor<?x64xf32>
+}
+
 // CHECK-LABEL: func.func @linear
 func.func @linear(%x: tensor<?x64xf32>, %w: tensor<172x64xf32>, %p: !qmm.packed<172x64, #qmm.format<q4_0>, tile = 4>) -> (tensor<?x172xf32>, tensor<?x?xf32>) {
   // CHECK: llm.linear %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<172x64xf32> -> tensor<?x172xf32>

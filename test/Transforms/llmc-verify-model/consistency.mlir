@@ -58,6 +58,16 @@ func.func @rope_freq_scale_only_on_one(%q: tensor<?x64xf32>, %k: tensor<?x32xf32
 
 // -----
 
+func.func @rope_half_split_only_on_one(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %pos: index) -> (tensor<?x64xf32>, tensor<?x32xf32>) {
+  // expected-note@+1 {{first rope here}}
+  %qr = llm.rope %q at %pos {half_split, head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<?x64xf32>
+  // expected-error@+1 {{'llm.rope' op rope parameters differ from the model's first rope}}
+  %kr = llm.rope %k at %pos {head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<?x32xf32>
+  return %qr, %kr : tensor<?x64xf32>, tensor<?x32xf32>
+}
+
+// -----
+
 func.func @rope_head_dim_differs(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %pos: index) -> (tensor<?x64xf32>, tensor<?x32xf32>) {
   // expected-note@+1 {{first rope here}}
   %qr = llm.rope %q at %pos {head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<?x64xf32>

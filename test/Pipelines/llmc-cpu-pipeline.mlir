@@ -1,0 +1,22 @@
+// The CPU pipeline takes the sample decoder to the LLVM dialect: nothing of
+// llm/kv/linalg/tensor/memref is left, steps have C interfaces, the weight
+// layout is recorded. Stopping after bufferization shows the memref ABI.
+// The example's weights live in tiny-llama.gguf; a zero file of its size
+// stands in for it.
+// RUN: %PYTHON -c "open('%t.bin', 'wb').truncate(625920)"
+// RUN: sed 's|tiny-llama.gguf|%t.bin|' %llmc_src_root/docs/examples/tiny-llama.mlir > %t.mlir
+// RUN: llmc-opt %t.mlir --llmc-cpu-pipeline | FileCheck %s
+// RUN: llmc-opt %t.mlir --llmc-cpu-pipeline=lower-to-llvm=false | FileCheck %s --check-prefix=BUFFERS
+// RUN: llmc-opt %t.mlir --llmc-cpu-pipeline | llmc-translate --mlir-to-llvmir | FileCheck %s --check-prefix=LLVMIR
+
+// CHECK-NOT: llm.
+// CHECK-NOT: linalg.
+// CHECK-NOT: memref.
+// CHECK-DAG: llvm.func @prefill(
+// CHECK-DAG: llvm.func @_mlir_ciface_prefill(
+// CHECK-DAG: llvm.func @_mlir_ciface_decode(
+
+// BUFFERS: func.func @prefill(%{{.*}}: memref<?xi32>, %{{.*}}: memref<2x2x4x512x8xf32>, %{{.*}}: index, %{{.*}}: memref<?xi8> {llmc.weights}, %{{.*}}: memref<1x512xf32>)
+// BUFFERS: func.func @decode(%{{.*}}: memref<1xi32>, %{{.*}}: memref<2x2x4x512x8xf32>, %{{.*}}: index, %{{.*}}: memref<?xi8> {llmc.weights}, %{{.*}}: memref<1xi32>)
+
+// LLVMIR: define void @_mlir_ciface_decode(ptr
