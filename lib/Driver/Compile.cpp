@@ -30,14 +30,14 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
   if (output.empty())
-    return ctx.fail("compile needs -o OUT (the shared library to write)");
+    return parser.usageError(ctx, "compile needs -o OUT (the shared library to write)");
   if (target != "cpu")
-    return ctx.fail("target '" + target +
-                    "' is not available yet (supported: cpu)");
+    return parser.usageError(ctx, "target '" + target +
+                                      "' is not available yet (supported: cpu)");
   if (context < 0)
-    return ctx.fail("--context must be positive");
+    return parser.usageError(ctx, "--context must be positive");
   if (optLevel < 0 || optLevel > 3)
-    return ctx.fail("--opt-level must be 0, 1, 2 or 3");
+    return parser.usageError(ctx, "--opt-level must be 0, 1, 2 or 3");
 
   api::CompileOptions options;
   options.contextLength = context;

@@ -45,15 +45,15 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
   if (maxTokens < 0)
-    return ctx.fail("--max-tokens must be >= 0");
+    return parser.usageError(ctx, "--max-tokens must be >= 0");
   if (temperature < 0)
-    return ctx.fail("--temperature must be >= 0");
+    return parser.usageError(ctx, "--temperature must be >= 0");
   if (topK < 0)
-    return ctx.fail("--top-k must be >= 0");
+    return parser.usageError(ctx, "--top-k must be >= 0");
   if (!(topP > 0 && topP <= 1))
-    return ctx.fail("--top-p must be in (0, 1]");
+    return parser.usageError(ctx, "--top-p must be in (0, 1]");
   if (threads < 1)
-    return ctx.fail("--threads must be >= 1");
+    return parser.usageError(ctx, "--threads must be >= 1");
   if (!llvm::sys::fs::exists(model))
     return ctx.fail(model + ": no such file or directory");
   auto noTokenizer = [&](llvm::StringRef directory) {

@@ -200,6 +200,7 @@ int32_t Sampler::sample(llvm::ArrayRef<float> row) {
     return best;
   }
   candidates.clear();
+  candidates.reserve(row.size());
   for (int32_t i = 0, e = int32_t(row.size()); i < e; ++i)
     candidates.push_back({row[i], i});
   size_t keep = candidates.size();
@@ -213,7 +214,7 @@ int32_t Sampler::sample(llvm::ArrayRef<float> row) {
   candidates.resize(keep);
   // Softmax at the temperature, in double for stability.
   double maxLogit = candidates.front().first, total = 0.0;
-  std::vector<double> probs(keep);
+  probs.assign(keep, 0.0);
   for (size_t i = 0; i < keep; ++i)
     total += probs[i] =
         std::exp((double(candidates[i].first) - maxLogit) / options.temperature);

@@ -83,6 +83,10 @@ public:
   /// ctx.out, 2 after printing a one-line usage error to ctx.err.
   std::optional<int> parse(llvm::ArrayRef<std::string> args, Context &ctx);
 
+  /// Reports a bad option value found after parsing (exit code 2), in the
+  /// same one-line format as parse() errors.
+  int usageError(Context &ctx, const llvm::Twine &message) const;
+
   void printHelp(llvm::raw_ostream &os) const;
 
 private:
@@ -104,7 +108,6 @@ private:
   ArgParser &add(llvm::StringRef spellings, Kind kind, void *value,
                  llvm::StringRef metavar, llvm::StringRef help);
   const Option *find(llvm::StringRef spelling) const;
-  int usageError(Context &ctx, const llvm::Twine &message) const;
 
   std::string command;
   std::string description;

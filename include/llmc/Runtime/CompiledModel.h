@@ -94,7 +94,9 @@ public:
 private:
   SamplingOptions options;
   std::mt19937_64 rng;
+  // Scratch reused across calls: sampling allocates nothing per token.
   std::vector<std::pair<float, int32_t>> candidates;
+  std::vector<double> probs;
 };
 
 } // namespace llmc::runtime
