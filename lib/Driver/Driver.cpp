@@ -23,6 +23,7 @@ const Subcommand kSubcommands[] = {
      runTokenize},
     {"compile", "compile a model into a native shared library", runCompile},
     {"run", "generate text with a model (compiled once, then cached)", runRun},
+    {"demo", "compile and run the demo model llmc ships", runDemo},
 };
 
 constexpr StringRef kVersion = "0.1";
