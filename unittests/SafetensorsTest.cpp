@@ -161,8 +161,9 @@ TEST(SafetensorsTest, OpenFromDisk) {
 TEST(SafetensorsTest, BadHeaderLength) {
   EXPECT_EQ(errorOf(""), "x.safetensors: truncated: 0 bytes, too short for "
                          "the 8-byte header length");
-  EXPECT_EQ(errorOf("\x02\0\0\0"), "x.safetensors: truncated: 4 bytes, too "
-                                   "short for the 8-byte header length");
+  EXPECT_EQ(errorOf(llvm::StringRef("\x02\0\0\0", 4)),
+            "x.safetensors: truncated: 4 bytes, too "
+            "short for the 8-byte header length");
   std::string past = image("{}", 0);
   past[0] = 3;
   EXPECT_EQ(errorOf(past), "x.safetensors: header length 3 runs past the end "
@@ -178,7 +179,7 @@ TEST(SafetensorsTest, BadJSON) {
             "x.safetensors: invalid JSON header: [1:6, byte=6]: Unexpected "
             "EOF");
   EXPECT_EQ(headerError(""),
-            "x.safetensors: invalid JSON header: [1:1, byte=1]: Unexpected "
+            "x.safetensors: invalid JSON header: [1:0, byte=0]: Unexpected "
             "EOF");
   EXPECT_EQ(headerError("[]"),
             "x.safetensors: the header is not a JSON object");
@@ -207,7 +208,7 @@ TEST(SafetensorsTest, JSONDepthLimit) {
   llvm::Expected<llvm::json::Value> bad = parseJSON("{", "t");
   ASSERT_FALSE(bool(bad));
   EXPECT_EQ(llvm::toString(bad.takeError()),
-            "t: [1:2, byte=2]: Unexpected EOF");
+            "t: [1:1, byte=1]: Expected object key");
 }
 
 TEST(SafetensorsTest, BadTensors) {

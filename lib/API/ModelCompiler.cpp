@@ -170,9 +170,29 @@ llmc::api::compileCached(llvm::StringRef modelPath,
     hash.update(s);
     hash.update(llvm::StringRef("\0", 1));
   };
-  add(absolute);
-  add(std::to_string(status.getSize()));
-  add(std::to_string(status.getLastModificationTime().time_since_epoch().count()));
+  auto addFile = [&](llvm::StringRef path, const llvm::sys::fs::file_status &st) {
+    add(path);
+    add(std::to_string(st.getSize()));
+    add(std::to_string(
+        st.getLastModificationTime().time_since_epoch().count()));
+  };
+  addFile(absolute, status);
+  // A Hugging Face directory: its config, index and shards can change in
+  // place without touching the directory's own size or mtime.
+  if (llvm::sys::fs::is_directory(status)) {
+    std::error_code ec;
+    std::vector<std::string> files;
+    for (llvm::sys::fs::directory_iterator it(absolute, ec), end;
+         it != end && !ec; it.increment(ec))
+      files.push_back(it->path());
+    llvm::sort(files);
+    for (const std::string &file : files) {
+      llvm::sys::fs::file_status st;
+      if (!llvm::sys::fs::status(file, st) &&
+          llvm::sys::fs::is_regular_file(st))
+        addFile(file, st);
+    }
+  }
   add(std::to_string(options.contextLength));
   add(options.pipeline);
   add(std::to_string(options.optLevel));

@@ -207,7 +207,8 @@ def tiny(untied=False):
 def write_model(out, config, tensors, dtype="F32", shards=1, edits=None):
     """Writes config.json and the weights. `edits` (dict) may hold:
     dtypes {hf name: dtype}, drop [hf names], shapes {hf name: shape},
-    edit_header (function on the first file's header dict)."""
+    extra {hf name: array} (more tensors), edit_header (function on the
+    first file's header dict), edit_index (function on the index dict)."""
     edits = edits or {}
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, "config.json"), "w") as f:
@@ -220,6 +221,8 @@ def write_model(out, config, tensors, dtype="F32", shards=1, edits=None):
         if hf in edits.get("shapes", {}):
             array = np.zeros(edits["shapes"][hf], np.float32)
         entries.append((hf, array, edits.get("dtypes", {}).get(hf, dtype)))
+    for hf, array in edits.get("extra", {}).items():
+        entries.append((hf, array, dtype))
     if shards == 1:
         write_safetensors(os.path.join(out, "model.safetensors"), entries,
                           {"format": "pt"}, edits.get("edit_header"))
@@ -303,10 +306,15 @@ BAD = {
         h[UP0], "shape", [-24, 16])}, 1, None),
     "bad-metadata": ({"edit_header": lambda h: _set(
         h, "__metadata__", {"format": 1})}, 1, None),
-    "unexpected-tensor": ({"edit_header": lambda h: _set(
+    # A second name for the bytes of another tensor.
+    "overlap": ({"edit_header": lambda h: _set(
         h, "model.layers.0.self_attn.q_proj.bias", h[UP0])}, 1, None),
-    "layer-out-of-range": ({"edit_header": lambda h: _set(
-        h, "model.layers.7.mlp.up_proj.weight", h[UP0])}, 1, None),
+    "unexpected-tensor": ({"extra": {
+        "model.layers.0.self_attn.q_proj.bias": np.zeros(16, np.float32)}},
+        1, None),
+    "layer-out-of-range": ({"extra": {
+        "model.layers.7.mlp.up_proj.weight": np.zeros((24, 16), np.float32)}},
+        1, None),
     "architecture": ({}, 1, lambda out: _config(
         out, lambda c: _set(c, "architectures", ["MistralForCausalLM"]))),
     "no-architectures": ({}, 1, lambda out: _config(
@@ -328,11 +336,10 @@ BAD = {
         i["weight_map"], UP0, "../model-00001-of-00002.safetensors")}, 2, None),
     "shard-missing": ({"edit_index": lambda i: _set(
         i["weight_map"], UP0, "model-00009-of-00009.safetensors")}, 2, None),
+    # model.norm.weight is the second tensor: in the second shard.
     "shard-lacks-tensor": ({"edit_index": lambda i: _set(
         i["weight_map"], "model.norm.weight",
-        "model-00002-of-00002.safetensors" if i["weight_map"][
-            "model.norm.weight"].startswith("model-00001")
-        else "model-00001-of-00002.safetensors")}, 2, None),
+        "model-00001-of-00002.safetensors")}, 2, None),
 }
 
 
