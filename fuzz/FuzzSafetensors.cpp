@@ -13,8 +13,8 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (llvm::Error err =
           llmc::fuzz::exerciseSafetensors(llvm::ArrayRef(data, size))) {
-    llvm::errs() << "llmc-fuzz-safetensors: "
-                 << llvm::toString(std::move(err)) << "\n";
+    llvm::errs() << "llmc-fuzz-safetensors: " << llvm::toString(std::move(err))
+                 << "\n";
     std::abort();
   }
   return 0;

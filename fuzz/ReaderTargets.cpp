@@ -28,8 +28,8 @@ llvm::Error broken(const llvm::Twine &message) {
 std::unique_ptr<llvm::MemoryBuffer> wrap(llvm::ArrayRef<uint8_t> data,
                                          StringRef name) {
   return llvm::MemoryBuffer::getMemBuffer(
-      StringRef(reinterpret_cast<const char *>(data.data()), data.size()),
-      name, /*RequiresNullTerminator=*/false);
+      StringRef(reinterpret_cast<const char *>(data.data()), data.size()), name,
+      /*RequiresNullTerminator=*/false);
 }
 
 /// Folds bytes into a value the optimizer cannot drop.
@@ -41,11 +41,11 @@ void touch(StringRef bytes) {
   sink = sink + sum;
 }
 
-void readMetadata(const gguf::File &file) {
+llvm::Error readMetadata(const gguf::File &file) {
   for (const std::string &key : file.getKeys()) {
     touch(key);
     if (!file.hasKey(key) || !file.getValueType(key))
-      continue;
+      return broken("key '" + key + "' is listed but not found");
     (void)gguf::valueTypeName(*file.getValueType(key));
     if (auto info = file.getArrayInfo(key))
       (void)gguf::valueTypeName(info->first);
@@ -60,6 +60,7 @@ void readMetadata(const gguf::File &file) {
     (void)file.getFloatArray(key);
     (void)file.getIntArray(key);
   }
+  return llvm::Error::success();
 }
 
 llvm::Error readTensors(const gguf::File &file) {
@@ -129,7 +130,8 @@ llvm::Error llmc::fuzz::exerciseGGUF(llvm::ArrayRef<uint8_t> data) {
   }
   if ((*file)->getSize() != data.size())
     return broken("the file's size is not the image's size");
-  readMetadata(**file);
+  if (llvm::Error err = readMetadata(**file))
+    return err;
   if (llvm::Error err = readTensors(**file))
     return err;
   return runTokenizer(**file);

@@ -70,8 +70,8 @@ void replayWithMutations(Target target, const std::string &path) {
     size_t bit = (state >> 16) % (image.size() * 8);
     std::string flipped = image;
     flipped[bit / 8] ^= static_cast<char>(1u << (bit % 8));
-    runOnce(target, flipped, path + " with bit " + std::to_string(bit) +
-                                 " flipped");
+    runOnce(target, flipped,
+            path + " with bit " + std::to_string(bit) + " flipped");
   }
 }
 
@@ -107,8 +107,7 @@ TEST(FuzzSeedsTest, GGUFRegressions) {
 
 TEST(FuzzSeedsTest, SafetensorsSeeds) {
   std::vector<std::string> seeds = listFiles(seedsDir("safetensors"));
-  ASSERT_GE(seeds.size(), 5u) << "seeds missing in "
-                              << seedsDir("safetensors")
+  ASSERT_GE(seeds.size(), 5u) << "seeds missing in " << seedsDir("safetensors")
                               << " (built by the llmc-fuzz-seeds target)";
   for (const std::string &path : seeds) {
     if (StringRef(path).ends_with(".safetensors"))

@@ -358,3 +358,36 @@ TEST(SafetensorsTest, MutationsNeverCrash) {
 }
 
 } // namespace
+
+// Found while fuzzing (fuzz/regressions/safetensors/): JSON numbers that are
+// doubles at 2^63 reached llvm::json's getAsInteger, whose int64_t
+// conversion of 2^63 is undefined (UBSan aborted).
+TEST(SafetensorsTest, IntegersBeyondInt64) {
+  for (const char *n : {"9223372036854775807.0", "9.223372036854775807e18",
+                        "9223372036854775808", "1e300", "2.5"}) {
+    std::string shape = std::string("[") + n + "]";
+    EXPECT_NE(headerError("{" + tensor("t", "U8", shape, 0, 1) + "}")
+                  .find("shape must hold non-negative integers"),
+              std::string::npos)
+        << n;
+    std::string offsets = std::string("{\"t\": {\"dtype\": \"U8\", \"shape\": "
+                                      "[1], \"data_offsets\": [0, ") +
+                          n + "]}}";
+    EXPECT_NE(headerError(offsets).find("data_offsets must be"),
+              std::string::npos)
+        << n;
+  }
+  auto integer = [](llvm::StringRef text) {
+    llvm::Expected<llvm::json::Value> value = llvm::json::parse(text);
+    EXPECT_TRUE(bool(value)) << text.str();
+    return value ? getJSONInteger(*value) : std::nullopt;
+  };
+  EXPECT_EQ(integer("9223372036854775807"), INT64_MAX);
+  EXPECT_EQ(integer("-9223372036854775808"), INT64_MIN);
+  EXPECT_EQ(integer("4.0"), 4);
+  EXPECT_EQ(integer("-4e3"), -4000);
+  EXPECT_EQ(integer("9223372036854775807.0"), std::nullopt);
+  EXPECT_EQ(integer("18446744073709551615"), std::nullopt);
+  EXPECT_EQ(integer("0.5"), std::nullopt);
+  EXPECT_EQ(integer("\"1\""), std::nullopt);
+}

@@ -14,6 +14,7 @@
 #include "llvm/Support/Endian.h"
 #include "llvm/Support/raw_ostream.h"
 #include <algorithm>
+#include <limits>
 #include <tuple>
 
 using namespace llmc::safetensors;
@@ -104,6 +105,21 @@ llmc::safetensors::parseJSON(StringRef text, const llvm::Twine &what,
   return value;
 }
 
+std::optional<int64_t>
+llmc::safetensors::getJSONInteger(const llvm::json::Value &value) {
+  // Integers written as such convert exactly; a double passes to
+  // getAsInteger only below 2^63 (its bound double(INT64_MAX) is 2^63).
+  if (std::optional<uint64_t> u = value.getAsUINT64()) {
+    if (*u > uint64_t(std::numeric_limits<int64_t>::max()))
+      return std::nullopt;
+    return int64_t(*u);
+  }
+  std::optional<double> d = value.getAsNumber();
+  if (!d || !(*d < 0x1p63))
+    return std::nullopt;
+  return value.getAsInteger();
+}
+
 //===----------------------------------------------------------------------===//
 // File
 //===----------------------------------------------------------------------===//
@@ -190,7 +206,7 @@ llvm::Error File::parse() {
     info.name = name;
     info.dtype = *dtype;
     for (const llvm::json::Value &dim : *shapeArray) {
-      std::optional<int64_t> d = dim.getAsInteger();
+      std::optional<int64_t> d = getJSONInteger(dim);
       if (!d || *d < 0)
         return fail("shape must hold non-negative integers");
       info.shape.push_back(*d);
@@ -207,8 +223,8 @@ llvm::Error File::parse() {
     const llvm::json::Array *offsets = entry->getArray("data_offsets");
     std::optional<int64_t> begin, end;
     if (offsets && offsets->size() == 2) {
-      begin = (*offsets)[0].getAsInteger();
-      end = (*offsets)[1].getAsInteger();
+      begin = getJSONInteger((*offsets)[0]);
+      end = getJSONInteger((*offsets)[1]);
     }
     if (!begin || !end || *begin < 0 || *end < *begin)
       return fail("data_offsets must be [begin, end] with 0 <= begin <= end");

@@ -73,7 +73,7 @@ public:
       slot = *fallback;
       return llvm::Error::success();
     }
-    std::optional<int64_t> i = v->getAsInteger();
+    std::optional<int64_t> i = safetensors::getJSONInteger(*v);
     if (!i || *i <= 0 || *i > int64_t(INT32_MAX))
       return fail(path, key + " must be a positive integer below 2^31");
     slot = *i;

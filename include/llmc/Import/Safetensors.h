@@ -120,6 +120,11 @@ llvm::Expected<llvm::json::Value> parseJSON(llvm::StringRef text,
                                             const llvm::Twine &what,
                                             unsigned maxDepth = 32);
 
+/// The value of a JSON number that is an integer in int64_t's range. Use it
+/// rather than llvm::json::Value::getAsInteger on untrusted JSON, which
+/// converts the double 2^63 to int64_t (undefined behaviour).
+std::optional<int64_t> getJSONInteger(const llvm::json::Value &value);
+
 } // namespace llmc::safetensors
 
 #endif // LLMC_IMPORT_SAFETENSORS_H
