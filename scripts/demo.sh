@@ -48,7 +48,8 @@ if [ -z "${LLMC_DEMO_NO_BUILD:-}" ]; then
 fi
 
 echo "== llmc demo: $model"
-"$build/bin/llmc" inspect "$model" | head -n 12
-echo "== llmc run --prompt \"$prompt\" --max-tokens 200 --temperature 0.8 --seed 42"
+info=$("$build/bin/llmc" inspect "$model")
+printf '%s\n' "$info" | sed -n '1,/^tokenizer:/p'
+echo "== llmc run --prompt \"$prompt\" --max-tokens 200 --temperature 0.8 --seed 1"
 "$build/bin/llmc" run "$model" --prompt "$prompt" --max-tokens 200 \
-  --temperature 0.8 --seed 42 --echo
+  --temperature 0.8 --seed 1 --echo

@@ -192,6 +192,7 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
     return 0;
   }
   ctx.out << "\n";
+  ctx.out.flush();
   ctx.err << "llmc: prompt " << ids.size() << " tokens ("
           << llvm::format("%.1f", prefillRate) << " tok/s), generated "
           << generated.size() << " tokens ("

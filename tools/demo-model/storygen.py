@@ -7,9 +7,9 @@ actions, feelings) and a handful of plots written as sentence templates, with
 pronouns and names kept consistent inside a story.  The output depends only on
 the seed and the number of stories: Python's `random.Random(seed)` is stable
 across platforms and versions for the calls used here (random(), choice(),
-randrange(), shuffle()).
+randrange(), sample()).
 
-    python3 storygen.py --seed 1 --stories 20000 -o stories.txt
+    python3 storygen.py --seed 1 --stories 8000 -o stories.txt   # the demo model's text
 
 Stories are written one per line (no newline inside a story); a training
 script puts an end-of-story token after each line.
@@ -214,7 +214,7 @@ def plot_rain(s, hero, friend):
     s.say('"Oh no!" said %s. "We will get wet!"' % s.pick([hero.name, friend.name]))
     s.say("They ran home as fast as they could.")
     food = s.pick(FOODS)
-    helper, hg = s.pick(HELPERS)
+    helper, _ = s.pick(HELPERS)
     s.say("At home, %s's %s gave them %s %s and a warm towel." % (hero.name, helper, article(food), food))
     s.say("They sat by the window and watched the rain.")
     s.say("%s said, \"Let's %s inside!\"" % (friend.name, s.pick(GAMES)))
@@ -253,7 +253,7 @@ def plot_help(s, hero, friend):
 
 
 def plot_trip(s, hero, friend):
-    helper, hg = s.pick(HELPERS)
+    helper, _ = s.pick(HELPERS)
     place, where = s.pick(PLACES)
     s.say("%s%s and %s %s went to the %s." % (one_day(s), hero.name, hero.his(), helper, place))
     s.say("%s. %s was very %s." % (cap(s.pick(WEATHER)), hero.name, s.pick(["excited", "happy", "glad"])))
