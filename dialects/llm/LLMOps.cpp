@@ -119,6 +119,14 @@ LogicalResult WeightOp::verify() {
   return success();
 }
 
+int64_t WeightOp::getByteSize() {
+  if (auto packed = dyn_cast<qmm::PackedType>(getType()))
+    return packed.getPackedBytes();
+  auto tensor = cast<RankedTensorType>(getType());
+  return tensor.getNumElements() *
+         int64_t(tensor.getElementType().getIntOrFloatBitWidth() / 8);
+}
+
 LogicalResult
 GetWeightOp::verifySymbolUses(SymbolTableCollection &symbolTable) {
   auto weight =

@@ -49,6 +49,10 @@ def LLM_WeightOp : LLM_Op<"weight", [Symbol, HasParent<"::mlir::ModuleOp">]> {
     $sym_name $tensor_name `:` $type `from` $file `at` $offset attr-dict
   }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Bytes the weight occupies in its file.
+    int64_t getByteSize();
+  }];
 }
 
 def LLM_GetWeightOp : LLM_Op<"get_weight", [Pure,

@@ -125,18 +125,11 @@ bool Module::verify(std::string &diagnostics) {
 bool Module::runPipeline(llvm::StringRef pipeline, std::string &diagnostics) {
   MLIRContext &context = session->getContext();
   DiagnosticCollector collector(context);
-  std::string text = pipeline.trim().str();
-  // Accept a bare pass list as mlir-opt's -pass-pipeline does not: anchor it
-  // on the module.
-  if (!llvm::StringRef(text).starts_with("builtin.module("))
-    text = "builtin.module(" + text + ")";
   std::string parseErrors;
-  llvm::raw_string_ostream errorStream(parseErrors);
-  FailureOr<OpPassManager> parsed = parsePassPipeline(text, errorStream);
+  FailureOr<OpPassManager> parsed = parseModulePipeline(pipeline, parseErrors);
   if (failed(parsed)) {
     diagnostics = "invalid pass pipeline '" + pipeline.str() +
-                  "': " + llvm::StringRef(parseErrors).trim().str() + "\n" +
-                  collector.take();
+                  "': " + parseErrors + "\n" + collector.take();
     return false;
   }
   PassManager pm(&context);

@@ -18,12 +18,12 @@
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
+#include "llvm/BinaryFormat/Magic.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/SHA256.h"
 #include "llvm/Support/raw_ostream.h"
-#include "llvm/BinaryFormat/Magic.h"
 #include <dlfcn.h>
 #include <unistd.h>
 
@@ -97,11 +97,8 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     buildCPUPipeline(pm, CPUPipelineOptions());
   } else {
     std::string errors;
-    llvm::raw_string_ostream errorStream(errors);
-    std::string text = options.pipeline;
-    if (!llvm::StringRef(text).starts_with("builtin.module("))
-      text = "builtin.module(" + text + ")";
-    FailureOr<OpPassManager> parsed = parsePassPipeline(text, errorStream);
+    FailureOr<OpPassManager> parsed =
+        parseModulePipeline(options.pipeline, errors);
     if (failed(parsed))
       return fail("invalid pipeline '" + options.pipeline + "': " + errors);
     static_cast<OpPassManager &>(pm) = std::move(*parsed);
@@ -130,9 +127,11 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
 }
 
 static std::string cacheDirectory() {
-  if (std::optional<std::string> dir = llvm::sys::Process::GetEnv("LLMC_CACHE_DIR"))
+  if (std::optional<std::string> dir =
+          llvm::sys::Process::GetEnv("LLMC_CACHE_DIR"))
     return *dir;
-  if (std::optional<std::string> xdg = llvm::sys::Process::GetEnv("XDG_CACHE_HOME"))
+  if (std::optional<std::string> xdg =
+          llvm::sys::Process::GetEnv("XDG_CACHE_HOME"))
     return *xdg + "/llmc";
   llvm::SmallString<256> home;
   if (llvm::sys::path::home_directory(home))
@@ -148,8 +147,8 @@ static std::string compilerIdentity() {
   if (!::dladdr(reinterpret_cast<void *>(&cacheDirectory), &where) ||
       !where.dli_fname || llvm::sys::fs::status(where.dli_fname, status))
     return "unknown";
-  return std::string(where.dli_fname) + ":" +
-         std::to_string(status.getSize()) + ":" +
+  return std::string(where.dli_fname) + ":" + std::to_string(status.getSize()) +
+         ":" +
          std::to_string(
              status.getLastModificationTime().time_since_epoch().count());
 }
@@ -170,7 +169,8 @@ llmc::api::compileCached(llvm::StringRef modelPath,
     hash.update(s);
     hash.update(llvm::StringRef("\0", 1));
   };
-  auto addFile = [&](llvm::StringRef path, const llvm::sys::fs::file_status &st) {
+  auto addFile = [&](llvm::StringRef path,
+                     const llvm::sys::fs::file_status &st) {
     add(path);
     add(std::to_string(st.getSize()));
     add(std::to_string(

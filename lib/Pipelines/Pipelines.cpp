@@ -58,6 +58,17 @@ void llmc::buildCPUPipeline(OpPassManager &pm,
   pm.addPass(createCanonicalizerPass());
 }
 
+FailureOr<OpPassManager> llmc::parseModulePipeline(llvm::StringRef pipeline,
+                                                   std::string &errors) {
+  std::string text = pipeline.trim().str();
+  if (!llvm::StringRef(text).starts_with("builtin.module("))
+    text = "builtin.module(" + text + ")";
+  llvm::raw_string_ostream errorStream(errors);
+  FailureOr<OpPassManager> parsed = parsePassPipeline(text, errorStream);
+  errors = llvm::StringRef(errors).trim().str();
+  return parsed;
+}
+
 llvm::ArrayRef<llvm::StringRef> llmc::getPipelineNames() {
   static const llvm::StringRef names[] = {"llmc-frontend-pipeline",
                                           "llmc-cpu-pipeline"};

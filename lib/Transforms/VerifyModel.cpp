@@ -235,14 +235,6 @@ void refineFunctionShapes(func::FuncOp func) {
       cast->erase();
 }
 
-int64_t weightBytes(llm::WeightOp weight) {
-  if (auto packed = dyn_cast<qmm::PackedType>(weight.getType()))
-    return packed.getPackedBytes();
-  auto tensor = cast<RankedTensorType>(weight.getType());
-  return tensor.getNumElements() *
-         int64_t(tensor.getElementType().getIntOrFloatBitWidth() / 8);
-}
-
 struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
   using VerifyModelBase::VerifyModelBase;
 
@@ -289,7 +281,7 @@ struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
     int64_t count = 0, bytes = 0;
     module.walk([&](llm::WeightOp weight) {
       ++count;
-      bytes += weightBytes(weight);
+      bytes += weight.getByteSize();
     });
     InFlightDiagnostic remark = mlir::emitRemark(module.getLoc(), "model: ");
     if (llm::AttentionOp attention = config.firstAttention) {

@@ -39,6 +39,12 @@ struct CPUPipelineOptions
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 
+/// Parses a textual pipeline for a module: "builtin.module(...)", or a bare
+/// pass list ("llmc-verify-model,canonicalize") anchored on the module. On
+/// failure the parser's message is in `errors`.
+mlir::FailureOr<mlir::OpPassManager>
+parseModulePipeline(llvm::StringRef pipeline, std::string &errors);
+
 /// Registers every llmc pipeline (`llmc-frontend-pipeline`, ...).
 void registerPipelines();
 

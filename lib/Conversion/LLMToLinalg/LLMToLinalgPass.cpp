@@ -38,15 +38,6 @@ LLMTypeConverter::LLMTypeConverter() {
 
 namespace {
 
-/// Bytes of a weight as stored in its file.
-int64_t weightBytes(Type type) {
-  if (auto packed = dyn_cast<qmm::PackedType>(type))
-    return packed.getPackedBytes();
-  auto tensor = cast<RankedTensorType>(type);
-  return tensor.getNumElements() *
-         int64_t(tensor.getElementType().getIntOrFloatBitWidth() / 8);
-}
-
 /// Lays the weight files out back to back in one address range (each at a
 /// page-aligned base, in order of first use), records the layout on the
 /// module as `llmc.weight_files` and returns each file's base. The runtime
@@ -64,7 +55,7 @@ FailureOr<llvm::StringMap<int64_t>> layOutWeightFiles(ModuleOp module) {
           << file << "': " << ec.message();
       return failure();
     }
-    int64_t bytes = weightBytes(weight.getType());
+    int64_t bytes = weight.getByteSize();
     if (weight.getOffset() < 0 ||
         uint64_t(weight.getOffset()) + uint64_t(bytes) > size) {
       weight.emitOpError("(")
@@ -101,13 +92,14 @@ void prepareFunctions(ModuleOp module) {
     func.walk([&](llm::GetWeightOp) { readsWeights = true; });
     if (!readsWeights || func.isExternal())
       return;
-    auto type = MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
+    auto type =
+        MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
     unsigned index = func.getNumArguments();
     (void)func.insertArgument(
         index, type,
-        DictionaryAttr::get(ctx, {NamedAttribute(
-                                     StringAttr::get(ctx, kWeightsArgAttr),
-                                     UnitAttr::get(ctx))}),
+        DictionaryAttr::get(
+            ctx, {NamedAttribute(StringAttr::get(ctx, kWeightsArgAttr),
+                                 UnitAttr::get(ctx))}),
         func.getLoc());
   });
 }
@@ -151,7 +143,8 @@ struct ConvertLLMToLinalgPass
     if (failed(applyFullConversion(module, target, std::move(patterns))))
       return signalPassFailure();
     // The weights are now views of the file argument.
-    for (auto weight : llvm::make_early_inc_range(module.getOps<llm::WeightOp>()))
+    for (auto weight :
+         llvm::make_early_inc_range(module.getOps<llm::WeightOp>()))
       weight.erase();
   }
 };
