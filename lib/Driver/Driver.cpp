@@ -23,6 +23,10 @@ const Subcommand kSubcommands[] = {
      runTokenize},
     {"compile", "compile a model into a native shared library", runCompile},
     {"run", "generate text with a model (compiled once, then cached)", runRun},
+    {"bench", "measure prefill/decode speed against memory bandwidth",
+     runBench},
+    {"gen-model", "write a synthetic Llama GGUF model with random weights",
+     runGenModel},
     {"demo", "compile and run the demo model llmc ships", runDemo},
 };
 
@@ -30,7 +34,8 @@ constexpr StringRef kVersion = "0.1";
 
 void printMainHelp(llvm::raw_ostream &os) {
   os << "usage: llmc SUBCOMMAND [options] [args]\n\n"
-        "The llmc user driver: inspect, tokenize, compile and run LLMs.\n\n"
+        "The llmc user driver: inspect, tokenize, compile, run and benchmark "
+        "LLMs.\n\n"
         "subcommands:\n";
   for (const Subcommand &sub : kSubcommands)
     os << "  " << llvm::left_justify(sub.name, 12) << "  " << sub.summary

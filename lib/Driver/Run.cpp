@@ -19,7 +19,7 @@ using namespace llmc::driver;
 
 int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   std::string model, prompt, tokenizerPath;
-  int64_t maxTokens = 64, topK = 0, seed = 0, threads = 1, context = 0;
+  int64_t maxTokens = 64, topK = 0, seed = 0, threads = 0, context = 0;
   double temperature = 0.8, topP = 1.0;
   bool json = false, echo = false;
   ArgParser parser("run", "Generate text with a model (GGUF file, or an "
@@ -34,7 +34,7 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   parser.option("--top-p", topP, "P", "nucleus sampling mass (default 1)");
   parser.option("--seed", seed, "S", "random seed (default 0)");
   parser.option("--threads", threads, "N",
-                "worker threads (the CPU back end runs one for now)");
+                "threads the kernels run on (default 0: one per core)");
   parser.option("--context", context, "N",
                 "KV cache capacity when compiling (default: the model's)");
   parser.option("--tokenizer", tokenizerPath, "FILE",
@@ -52,8 +52,8 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
     return parser.usageError(ctx, "--top-k must be >= 0");
   if (!(topP > 0 && topP <= 1))
     return parser.usageError(ctx, "--top-p must be in (0, 1]");
-  if (threads < 1)
-    return parser.usageError(ctx, "--threads must be >= 1");
+  if (threads < 0)
+    return parser.usageError(ctx, "--threads must be >= 0");
   if (!llvm::sys::fs::exists(model))
     return ctx.fail(model + ": no such file or directory");
   auto noTokenizer = [&](llvm::StringRef directory) {
@@ -87,6 +87,7 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (!loaded)
     return ctx.fail(loaded.takeError());
   runtime::CompiledModel &runner = **loaded;
+  runtime::CompiledModel::setThreads(threads);
   const runtime::ModelInfo &info = runner.getInfo();
 
   // The tokenizer: --tokenizer, else the one of the source GGUF model. A

@@ -31,7 +31,9 @@ void llmc::buildFrontendPipeline(OpPassManager &pm,
 void llmc::buildCPUPipeline(OpPassManager &pm,
                             const CPUPipelineOptions &options) {
   buildFrontendPipeline(pm, FrontendPipelineOptions());
-  pm.addPass(createConvertLLMToLinalg());
+  ConvertLLMToLinalgOptions lowering;
+  lowering.useMicrokernels = options.useMicrokernels;
+  pm.addPass(createConvertLLMToLinalg(lowering));
   pm.addPass(createCPUStepABI());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());

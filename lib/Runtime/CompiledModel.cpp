@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/CompiledModel.h"
+#include "llmc/Runtime/Kernels.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/JSON.h"
@@ -162,6 +163,10 @@ CompiledModel::load(llvm::StringRef libraryPath) {
   model->logits.resize(size_t(mi.vocabSize));
   return std::move(model);
 }
+
+void CompiledModel::setThreads(int64_t n) { llmc_kernels_set_threads(n); }
+
+int64_t CompiledModel::getThreads() { return llmc_kernels_get_threads(); }
 
 llvm::Expected<llvm::ArrayRef<float>>
 CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {

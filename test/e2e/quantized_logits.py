@@ -1,6 +1,7 @@
 # REQUIRES: shared-models
 # RUN: rm -rf %t && mkdir -p %t
-# RUN: %PYTHON %s %shared_models/stories260K.gguf %llmc_src_root/test/reference %t | FileCheck %s
+# RUN: env LLMC_Q8_ACTIVATIONS=0 %PYTHON %s %shared_models/stories260K.gguf %llmc_src_root/test/reference %t f32 | FileCheck %s
+# RUN: %PYTHON %s %shared_models/stories260K.gguf %llmc_src_root/test/reference %t q8 | FileCheck %s --check-prefix=Q8
 #
 # Block-quantized weights are computed in packed form by the compiled code;
 # the reference runs on the same weights dequantized by its own reader.
@@ -9,7 +10,17 @@
 #  - a synthetic 256-wide model whose projections are Q4_K and Q6_K blocks
 #    with random (valid) contents.
 # Tolerance: the same 1e-4 relative per row as F32: both sides decode the
-# same block values exactly; only summation order differs.
+# same block values exactly; only summation order differs. Decode steps
+# (one row) on Q8_0/Q4_0 weights run the integer dot-product kernels, which
+# round the activation row to 8 bits per block as ggml's Q8_0 does; the
+# reference rounds the same rows (llama_ref q8_rows). Rounding is
+# discontinuous: an activation that both sides compute within 1e-7 of a
+# rounding boundary can round apart, moving that row (and, through the KV
+# cache, later rows) by about one quantization step (~1e-2 relative on this
+# 64-wide model). So in `q8` mode most rows must agree to 1e-4, every row to
+# 3e-2 (measured worst: 1.0e-2), and greedy choices everywhere. In `f32`
+# mode (LLMC_Q8_ACTIVATIONS=0, decode steps keep f32 activations) every row
+# must match the unrounded reference to 1e-4.
 import sys
 
 import numpy as np
@@ -17,6 +28,7 @@ import numpy as np
 import llmc
 
 model_path, reference_dir, tmp = sys.argv[1], sys.argv[2], sys.argv[3]
+mode = sys.argv[4]
 sys.path.insert(0, reference_dir)
 import gguf_writer  # noqa: E402
 import llama_ref  # noqa: E402
@@ -25,16 +37,30 @@ TOL = 1e-4
 
 
 def compare(path, tokens, prefill=16):
+    """Worst row error, whether argmax agrees everywhere, and the fraction
+    of rows within TOL."""
     ref = llama_ref.Model(path)
-    expected = ref.forward(tokens, 0)
+    rows = np.arange(len(tokens)) >= prefill if mode == "q8" else None
+    expected = ref.forward(tokens, 0, q8_rows=rows)
     compiled = llmc.load(path).compile(context=64)
     rows = [compiled.forward(tokens[:prefill])]
     for t in tokens[prefill:]:
         rows.append(compiled.forward([t]))
     got = np.concatenate(rows)
-    err = max(float(np.max(np.abs(got[i] - expected[i])) /
-                    np.max(np.abs(expected[i]))) for i in range(len(tokens)))
-    return err, bool(np.all(got.argmax(1) == expected.argmax(1)))
+    errs = [float(np.max(np.abs(got[i] - expected[i])) /
+                  np.max(np.abs(expected[i]))) for i in range(len(tokens))]
+    close = sum(e <= TOL for e in errs) / len(errs)
+    return max(errs), bool(np.all(got.argmax(1) == expected.argmax(1))), close
+
+
+def report(label, err, agree, close):
+    print(f"{label}: relative error {err:.2e}, {close:.0%} of rows within "
+          f"1e-4", file=sys.stderr)
+    if mode == "f32":
+        print(f"{label}: within 1e-4 {err <= TOL}, argmax agrees {agree}")
+    else:
+        print(f"{label}: within 3e-2 {err <= 3e-2}, most rows within 1e-4 "
+              f"{close >= 0.75}, argmax agrees {agree}")
 
 
 tokens = [1, 403, 407, 261, 378, 11, 307, 288, 263, 330, 1024 % 512, 17, 99,
@@ -43,11 +69,11 @@ tokens = [1, 403, 407, 261, 378, 11, 307, 288, 263, 330, 1024 % 512, 17, 99,
 for qtype in ("Q8_0", "Q4_0"):
     out = f"{tmp}/stories260K-{qtype}.gguf"
     gguf_writer.quantize_file(model_path, out, qtype, log=lambda *a: None)
-    err, agree = compare(out, tokens)
-    print(f"{qtype}: relative error {err:.2e}", file=sys.stderr)
+    report(qtype, *compare(out, tokens))
     # CHECK: Q8_0: within 1e-4 True, argmax agrees True
     # CHECK: Q4_0: within 1e-4 True, argmax agrees True
-    print(f"{qtype}: within 1e-4 {err <= TOL}, argmax agrees {agree}")
+    # Q8: Q8_0: within 3e-2 True, most rows within 1e-4 True, argmax agrees True
+    # Q8: Q4_0: within 3e-2 True, most rows within 1e-4 True, argmax agrees True
 
 # A synthetic model with K-quant blocks of random contents.
 rng = np.random.default_rng(7)
@@ -113,8 +139,8 @@ for l in range(L):
 w.add_tensor("output_norm.weight", rng.uniform(0.5, 1.5, D).astype(np.float32))
 raw(w, "output.weight", V, D, "Q4_K", q4_k)
 w.write()
-err, agree = compare(f"{tmp}/kquants.gguf", [1, 5, 9, 300, 17, 42, 7, 8, 2, 3],
-                     prefill=4)
-print(f"Q4_K/Q6_K: relative error {err:.2e}", file=sys.stderr)
+# (The K-quants keep f32 activations; Q8_0 is only the embedding table.)
+report("Q4_K/Q6_K", *compare(f"{tmp}/kquants.gguf",
+                             [1, 5, 9, 300, 17, 42, 7, 8, 2, 3], prefill=4))
 # CHECK: Q4_K/Q6_K: within 1e-4 True, argmax agrees True
-print(f"Q4_K/Q6_K: within 1e-4 {err <= TOL}, argmax agrees {agree}")
+# Q8: Q4_K/Q6_K: within 3e-2 True, most rows within 1e-4 True, argmax agrees True

@@ -31,7 +31,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from gguf_reader import GGUFReader  # noqa: E402
+from gguf_reader import GGMLType, GGUFReader  # noqa: E402
 
 __all__ = ["Model", "greedy", "Detokenizer"]
 
@@ -42,6 +42,23 @@ def rmsnorm(x, w, eps):
     x = x.astype(F32, copy=False)
     ms = np.mean(x * x, axis=-1, keepdims=True, dtype=F32)
     return (x / np.sqrt(ms + F32(eps))) * w
+
+
+def q8_round(x):
+    """Rows of x rounded to ggml Q8_0 values per 32-element block (the last
+    block zero-padded), in float32 as the kernels compute them."""
+    x = np.asarray(x, dtype=F32)
+    T, K = x.shape
+    blocks = -(-K // 32)
+    padded = np.zeros((T, blocks * 32), dtype=F32)
+    padded[:, :K] = x
+    b = padded.reshape(T, blocks, 32)
+    amax = np.abs(b).max(axis=2, keepdims=True)
+    with np.errstate(divide="ignore"):
+        inv = np.where(amax > 0, F32(127.0) / amax, F32(0.0)).astype(F32)
+    q = np.rint((b * inv).astype(F32))
+    d = (amax / F32(127.0)).astype(F32)
+    return (q * d).reshape(T, blocks * 32)[:, :K].astype(F32)
 
 
 def silu(x):
@@ -133,6 +150,12 @@ class Model:
         def t(name):
             return np.ascontiguousarray(r.tensor(name), dtype=F32)
 
+        # Weights stored as Q8_0/Q4_0: engines (llmc's decode kernels, ggml)
+        # multiply them with the activation row quantized to 8 bits; see
+        # forward(q8_rows=...).
+        self.q8_weights = {n for n, ti in r.tensors.items()
+                           if ti.type in (GGMLType.Q8_0, GGMLType.Q4_0)}
+
         self.tok_embd = t("token_embd.weight")               # (vocab, n_embd)
         self.vocab = self.tok_embd.shape[0]
         self.layers = []
@@ -178,11 +201,17 @@ class Model:
         out[:, :, 1:rd:2] = x0 * sin + x1 * cos
         return out
 
-    def forward(self, tokens, start_pos):
+    def forward(self, tokens, start_pos, q8_rows=None):
         """Run tokens at positions start_pos.. and return logits (T, vocab).
 
         Writes K/V into the cache at those positions; attention sees cached
-        positions [0, start_pos) plus the causal part of this chunk."""
+        positions [0, start_pos) plus the causal part of this chunk.
+
+        q8_rows: optional boolean mask over the T rows; those rows' inputs
+        to products with Q8_0/Q4_0 weights are first rounded to 8 bits per
+        32-element block as ggml's Q8_0 does (d = max|x| / 127, q =
+        round-half-even(x / d) in float32), which is what a decode step of
+        llmc's kernels computes."""
         tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
         T = tokens.shape[0]
         start_pos = int(start_pos)
@@ -199,12 +228,19 @@ class Model:
         # causal mask: query at position start_pos+t sees keys s <= start_pos+t
         mask = np.arange(end)[None, :] > positions[:, None]            # (T, S)
 
+        def mm(a, name, w):
+            if q8_rows is not None and name in self.q8_weights:
+                a = a.copy()
+                a[q8_rows] = q8_round(a[q8_rows])
+            return a @ w.T
+
         x = self.tok_embd[tokens].astype(F32)                           # (T, D)
         for li, L in enumerate(self.layers):
+            p_ = "blk.%d." % li
             h = rmsnorm(x, L["attn_norm"], self.eps)
-            q = (h @ L["wq"].T).reshape(T, H, hd)
-            k = (h @ L["wk"].T).reshape(T, KVH, hd)
-            v = (h @ L["wv"].T).reshape(T, KVH, hd)
+            q = mm(h, p_ + "attn_q.weight", L["wq"]).reshape(T, H, hd)
+            k = mm(h, p_ + "attn_k.weight", L["wk"]).reshape(T, KVH, hd)
+            v = mm(h, p_ + "attn_v.weight", L["wv"]).reshape(T, KVH, hd)
             q = self._rope(q, positions)
             k = self._rope(k, positions)
             self.k_cache[li, start_pos:end] = k
@@ -217,13 +253,15 @@ class Model:
             scores = np.where(mask[None], F32(-np.inf), scores)
             p = softmax(scores, axis=-1).astype(F32)
             attn = np.einsum("hts,shd->thd", p, Vh).astype(F32).reshape(T, H * hd)
-            x = x + attn @ L["wo"].T
+            x = x + mm(attn, p_ + "attn_output.weight", L["wo"])
             h = rmsnorm(x, L["ffn_norm"], self.eps)
-            ff = silu(h @ L["w1"].T) * (h @ L["w3"].T)
-            x = x + ff @ L["w2"].T
+            ff = silu(mm(h, p_ + "ffn_gate.weight", L["w1"])) * \
+                mm(h, p_ + "ffn_up.weight", L["w3"])
+            x = x + mm(ff, p_ + "ffn_down.weight", L["w2"])
         x = rmsnorm(x, self.output_norm, self.eps)
         self.n_past = end
-        return (x @ self.output.T).astype(F32)
+        out_name = "token_embd.weight" if self.tied else "output.weight"
+        return mm(x, out_name, self.output).astype(F32)
 
     def detokenize(self, ids):
         return self.detok.decode(ids)

@@ -38,6 +38,10 @@ void populateLLMAttentionToLinalgPatterns(LLMTypeConverter &converter,
                                           mlir::RewritePatternSet &patterns);
 void populateQMMToLinalgPatterns(LLMTypeConverter &converter,
                                  mlir::RewritePatternSet &patterns);
+/// Calls of the CPU microkernels (libllmc_kernels) for projections and
+/// attention; added with a higher benefit than the linalg patterns.
+void populateLLMToMicrokernelPatterns(LLMTypeConverter &converter,
+                                      mlir::RewritePatternSet &patterns);
 
 /// The attribute marking a function's whole-model-file argument.
 inline constexpr llvm::StringLiteral kWeightsArgAttr = "llmc.weights";

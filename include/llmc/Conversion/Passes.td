@@ -30,10 +30,22 @@ def ConvertLLMToLinalg : Pass<"llmc-convert-llm-to-linalg", "::mlir::ModuleOp"> 
       them), wrapped in `bufferization.to_tensor restrict`. The argument is
       added to every function that reads weights and marked `llmc.weights`.
 
+    With `use-microkernels`, projections over weights of the model file
+    (f32, f16, bf16, Q8_0, Q4_0, Q4_K, Q6_K) become calls of
+    `llmc_matmul_<format>` and attention over a contiguous f32 cache a call
+    of `llmc_attention_f32` (CPU microkernels in libllmc_kernels.so, see
+    include/llmc/Runtime/Kernels.h) on buffers of the tensor operands; what
+    no kernel handles is lowered to linalg as above.
+
     Results of type `!kv.cache` are marked with `llmc.cache_result` so the
     step ABI can write them back into the cache argument.
   }];
+  let options = [
+    Option<"useMicrokernels", "use-microkernels", "bool", /*default=*/"false",
+           "Call the CPU microkernels for projections and attention">
+  ];
   let dependentDialects = [
+    "::mlir::func::FuncDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::tensor::TensorDialect",
     "::mlir::arith::ArithDialect", "::mlir::math::MathDialect",
     "::mlir::memref::MemRefDialect",

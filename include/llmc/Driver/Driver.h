@@ -131,6 +131,8 @@ int runInspect(llvm::ArrayRef<std::string> args, Context &ctx);
 int runTokenize(llvm::ArrayRef<std::string> args, Context &ctx);
 int runCompile(llvm::ArrayRef<std::string> args, Context &ctx);
 int runRun(llvm::ArrayRef<std::string> args, Context &ctx);
+int runBench(llvm::ArrayRef<std::string> args, Context &ctx);
+int runGenModel(llvm::ArrayRef<std::string> args, Context &ctx);
 int runDemo(llvm::ArrayRef<std::string> args, Context &ctx);
 
 /// Runs `llmc` on `args` (without the program name); the exit code.

@@ -32,6 +32,11 @@ struct CPUPipelineOptions
       llvm::cl::desc("Lower all the way to the LLVM dialect (else stop after "
                      "bufferization)"),
       llvm::cl::init(true)};
+  Option<bool> useMicrokernels{
+      *this, "use-microkernels",
+      llvm::cl::desc("Call the CPU microkernels (libllmc_kernels) for "
+                     "projections and attention (else linalg loops)"),
+      llvm::cl::init(true)};
 };
 
 /// The CPU back end up to the LLVM dialect: frontend, llm/kv/qmm to linalg,

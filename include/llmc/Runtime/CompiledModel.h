@@ -54,6 +54,11 @@ public:
   int64_t getPosition() const { return position; }
   /// Forgets the sequence (the cache is overwritten from position 0).
   void reset() { position = 0; }
+  /// Threads the kernels run on (the kernels' one pool, shared by every
+  /// model in the process; workers are created here, never per token).
+  /// n < 1: one per core.
+  static void setThreads(int64_t n);
+  static int64_t getThreads();
 
   /// Runs `tokens` at the current position and advances it. Returns the
   /// logits of every row (tokens.size() x vocab), valid until the next call.

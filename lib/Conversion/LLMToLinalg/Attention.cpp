@@ -17,6 +17,43 @@ using namespace mlir;
 using namespace llmc;
 using namespace llmc::lowering;
 
+Value llmc::lowering::insertStepEntries(OpBuilder &b, Location loc,
+                                        Value cache, Value keys, Value values,
+                                        int64_t layer, Value pos) {
+  MLIRContext *ctx = b.getContext();
+  auto cacheType = cast<RankedTensorType>(cache.getType());
+  int64_t kvHeads = cacheType.getDimSize(2), headDim = cacheType.getDimSize(4);
+  Type f32 = b.getF32Type();
+  auto par = utils::IteratorType::parallel;
+  OpFoldResult steps = dimOf(b, loc, keys, 0);
+  AffineExpr d0, d1, d2;
+  bindDims(ctx, d0, d1, d2);
+  auto scatterIn = AffineMap::get(3, 0, {d1, d0 * headDim + d2}, ctx);
+  auto id3 = b.getMultiDimIdentityMap(3);
+  SmallVector<Value, 2> newEntries = {keys, values};
+  for (auto [which, value] : llvm::enumerate(newEntries)) {
+    Value init = empty(b, loc,
+                       {b.getIndexAttr(kvHeads), steps,
+                        b.getIndexAttr(headDim)},
+                       f32);
+    Value hTD = generic(b, loc, init, {value}, {scatterIn, id3},
+                        {par, par, par},
+                        [&](OpBuilder &nb, Location l, ValueRange args) {
+                          linalg::YieldOp::create(nb, l, args[0]);
+                        });
+    SmallVector<OpFoldResult> offsets = {
+        b.getIndexAttr(int64_t(which)), b.getIndexAttr(layer),
+        b.getIndexAttr(0), pos, b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
+                                       b.getIndexAttr(kvHeads), steps,
+                                       b.getIndexAttr(headDim)};
+    SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
+    cache = tensor::InsertSliceOp::create(b, loc, hTD, cache, offsets, sizes,
+                                          strides);
+  }
+  return cache;
+}
+
 namespace {
 
 struct AttentionLowering : OpConversionPattern<llm::AttentionOp> {
@@ -51,31 +88,11 @@ struct AttentionLowering : OpConversionPattern<llm::AttentionOp> {
     auto red = utils::IteratorType::reduction;
 
     // 1. Keys and values into the cache.
+    cache = insertStepEntries(b, loc, cache, adaptor.getKeys(),
+                              adaptor.getValues(), layer, pos);
     AffineExpr d0, d1, d2, d3;
     bindDims(ctx, d0, d1, d2, d3);
-    auto scatterIn = AffineMap::get(3, 0, {d1, d0 * headDim + d2}, ctx);
     auto id3 = b.getMultiDimIdentityMap(3);
-    SmallVector<Value, 2> newEntries = {adaptor.getKeys(), adaptor.getValues()};
-    for (auto [which, value] : llvm::enumerate(newEntries)) {
-      Value init = empty(b, loc,
-                         {b.getIndexAttr(kvHeads), steps,
-                          b.getIndexAttr(headDim)},
-                         f32);
-      Value hTD = generic(b, loc, init, {value}, {scatterIn, id3},
-                          {par, par, par},
-                          [&](OpBuilder &nb, Location l, ValueRange args) {
-                            linalg::YieldOp::create(nb, l, args[0]);
-                          });
-      SmallVector<OpFoldResult> offsets = {
-          b.getIndexAttr(int64_t(which)), b.getIndexAttr(layer),
-          b.getIndexAttr(0), pos, b.getIndexAttr(0)};
-      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(1),
-                                         b.getIndexAttr(kvHeads), steps,
-                                         b.getIndexAttr(headDim)};
-      SmallVector<OpFoldResult> strides(5, b.getIndexAttr(1));
-      cache = tensor::InsertSliceOp::create(b, loc, hTD, cache, offsets, sizes,
-                                            strides);
-    }
 
     // 2. The first S positions of this layer.
     Value span = arith::AddIOp::create(b, loc, pos, stepsV);

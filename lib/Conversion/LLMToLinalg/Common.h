@@ -62,6 +62,22 @@ mlir::Value projection(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x,
                        mlir::Value weight, mlir::Type weightType,
                        mlir::RankedTensorType resultType);
 
+/// Writes one step's keys and values ([T, KVH*D] each) into `cache`
+/// (tensor<2 x L x KVH x C x D>) at positions pos..pos+T of `layer`.
+mlir::Value insertStepEntries(mlir::OpBuilder &b, mlir::Location loc,
+                              mlir::Value cache, mlir::Value keys,
+                              mlir::Value values, int64_t layer,
+                              mlir::Value pos);
+
+/// Where a weight lives: the weights argument (memref<?xi8>) and the byte
+/// offset of the weight in it, when `weight` is an llm.get_weight lowered
+/// by GetWeightLowering; else nullopt.
+struct WeightLocation {
+  mlir::Value base;
+  mlir::Value byteOffset; // index
+};
+std::optional<WeightLocation> locateWeight(mlir::Value weight);
+
 } // namespace llmc::lowering
 
 #endif // LLMC_LIB_CONVERSION_LLMTOLINALG_COMMON_H

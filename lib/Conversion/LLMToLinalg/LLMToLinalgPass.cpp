@@ -106,6 +106,7 @@ void prepareFunctions(ModuleOp module) {
 
 struct ConvertLLMToLinalgPass
     : llmc::impl::ConvertLLMToLinalgBase<ConvertLLMToLinalgPass> {
+  using ConvertLLMToLinalgBase::ConvertLLMToLinalgBase;
   void runOnOperation() override {
     ModuleOp module = getOperation();
     MLIRContext *ctx = &getContext();
@@ -122,6 +123,8 @@ struct ConvertLLMToLinalgPass
     populateLLMDecoderToLinalgPatterns(converter, patterns);
     populateLLMAttentionToLinalgPatterns(converter, patterns);
     populateQMMToLinalgPatterns(converter, patterns);
+    if (useMicrokernels)
+      populateLLMToMicrokernelPatterns(converter, patterns);
     populateFunctionOpInterfaceTypeConversionPattern<func::FuncOp>(patterns,
                                                                    converter);
     populateReturnOpTypeConversionPattern(patterns, converter);
@@ -138,6 +141,7 @@ struct ConvertLLMToLinalgPass
       return converter.isSignatureLegal(func.getFunctionType()) &&
              converter.isLegal(&func.getBody());
     });
+    // Kernel calls take memrefs and scalars only.
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return converter.isLegal(op); });
     if (failed(applyFullConversion(module, target, std::move(patterns))))

@@ -132,12 +132,16 @@ bool llmc::cpu::emitSharedLibrary(ModuleOp module, llvm::StringRef outputPath,
   }
   std::string out = outputPath.str();
   std::string obj = objectPath.str().str();
-  // Strided memref copies call memrefCopy from MLIR's C runner utils.
+  // Strided memref copies call memrefCopy from MLIR's C runner utils; the
+  // microkernels live in libllmc_kernels.so next to llmc's libraries.
   std::string libDir = LLMC_MLIR_LIBRARY_DIR;
   std::string searchDir = "-L" + libDir;
+  std::string kernelsDir = LLMC_KERNELS_LIBRARY_DIR;
+  std::string kernelsSearch = "-L" + kernelsDir;
   llvm::SmallVector<llvm::StringRef> args = {
       *linker, "-shared", "-o", out, obj, searchDir, "-rpath", libDir,
-      "-lmlir_c_runner_utils"};
+      "-lmlir_c_runner_utils", kernelsSearch, "-rpath", kernelsDir,
+      "-lllmc_kernels"};
   std::string linkError;
   int rc = llvm::sys::ExecuteAndWait(*linker, args, std::nullopt, {}, 0, 0,
                                      &linkError);

@@ -1,0 +1,80 @@
+//===- Kernels.h - CPU microkernels called by compiled models ---*- C++ -*-===//
+//
+// Part of llmc. The hot loops of a compiled model (matrix products over
+// float or block-quantized weights, attention over the KV cache) are
+// hand-written microkernels in the shared library libllmc_kernels.so, which
+// the CPU pipeline selects and calls (as IREE's ukernels are) and every
+// compiled model links against. They run on one persistent thread pool that
+// the runtime sizes once (llmc_kernels_set_threads); a kernel call creates
+// no thread and allocates nothing.
+//
+// Calling convention: the compiled code passes memrefs as MLIR's expanded
+// descriptors (allocated pointer, aligned pointer, offset, sizes...,
+// strides...), so each memref argument below is a run of scalars. The names
+// and argument lists are the contract with lib/Conversion/LLMToLinalg/
+// Microkernels.cpp.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_KERNELS_H
+#define LLMC_RUNTIME_KERNELS_H
+
+#include <cstdint>
+
+/// A 2-D f32 memref descriptor, expanded.
+#define LLMC_MEMREF2(T, name)                                                  \
+  T *name##Allocated, T *name, int64_t name##Offset, int64_t name##Rows,       \
+      int64_t name##Cols, int64_t name##RowStride, int64_t name##ColStride
+/// A 1-D byte memref descriptor, expanded.
+#define LLMC_MEMREF1(T, name)                                                  \
+  T *name##Allocated, T *name, int64_t name##Offset, int64_t name##Size,       \
+      int64_t name##Stride
+/// A 5-D memref descriptor, expanded.
+#define LLMC_MEMREF5(T, name)                                                  \
+  T *name##Allocated, T *name, int64_t name##Offset, int64_t name##Size0,      \
+      int64_t name##Size1, int64_t name##Size2, int64_t name##Size3,           \
+      int64_t name##Size4, int64_t name##Stride0, int64_t name##Stride1,       \
+      int64_t name##Stride2, int64_t name##Stride3, int64_t name##Stride4
+
+/// Declares `y[t, n] = sum_k x[t, k] * W[n, k]` for one weight format: x is
+/// T x K f32 (any strides with unit column stride), W is N x K stored at
+/// byte `weightOffset` of the weights range `w` (row-major; block formats pack
+/// each row into ceil(K / block) blocks), y is T x N f32, row-major.
+#define LLMC_DECLARE_MATMUL(fmt)                                               \
+  void llmc_matmul_##fmt(LLMC_MEMREF2(float, x), LLMC_MEMREF1(uint8_t, w),    \
+                         int64_t weightOffset, LLMC_MEMREF2(float, y))
+
+extern "C" {
+
+/// Sets the number of threads kernels run on (the caller plus n - 1
+/// workers, created here, once); n < 1 means one per core. Not to be called
+/// while a kernel runs.
+void llmc_kernels_set_threads(int64_t n);
+/// The current thread count.
+int64_t llmc_kernels_get_threads();
+/// Which implementation the kernels use on this CPU ("avx2", "avx512" or
+/// "scalar"); LLMC_KERNELS=scalar|avx2|avx512 in the environment chooses.
+const char *llmc_kernels_isa();
+
+LLMC_DECLARE_MATMUL(f32);
+LLMC_DECLARE_MATMUL(f16);
+LLMC_DECLARE_MATMUL(bf16);
+LLMC_DECLARE_MATMUL(q8_0);
+LLMC_DECLARE_MATMUL(q4_0);
+LLMC_DECLARE_MATMUL(q4_k);
+LLMC_DECLARE_MATMUL(q6_k);
+
+/// Attention of T queries over the first pos + T positions of one layer of
+/// an f32 cache [2, L, KVH, C, D] (keys, values) that already holds this
+/// step's keys and values: out[t, h*D + d] = softmax_s(scale * q_h . k_s)
+/// . v_s, with KV head h / (H / KVH), query t at position pos + t, causal
+/// (s <= pos + t) when `causal`, and s > pos + t - window when window > 0.
+/// Online softmax; no score matrix is materialized.
+void llmc_attention_f32(LLMC_MEMREF2(float, q), LLMC_MEMREF5(float, cache),
+                        int64_t layer, int64_t pos, int64_t heads, float scale,
+                        int64_t window, int64_t causal,
+                        LLMC_MEMREF2(float, out));
+
+} // extern "C"
+
+#endif // LLMC_RUNTIME_KERNELS_H

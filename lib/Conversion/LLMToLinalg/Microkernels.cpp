@@ -1,0 +1,318 @@
+//===- Microkernels.cpp - llm/qmm ops to calls of CPU microkernels --------===//
+//
+// Part of llmc. With `use-microkernels`, the hot ops are lowered to calls of
+// the kernels in libllmc_kernels.so (include/llmc/Runtime/Kernels.h) instead
+// of linalg loops: projections over float or block-quantized weights
+// (llm.linear, llm.lm_head, qmm.matmul) become `llmc_matmul_<format>`, and
+// attention over an f32 cache becomes the cache update (tensor ops, as in
+// the linalg lowering) followed by `llmc_attention_f32`. The calls take
+// memrefs (bufferization.to_buffer of the tensor operands, read-only, and a
+// fresh result buffer wrapped back with to_tensor restrict), so one-shot
+// bufferization sees plain reads and a new value; weights are passed as
+// the weights argument plus the weight's byte offset.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+using namespace mlir;
+using namespace llmc;
+using namespace llmc::lowering;
+
+std::optional<WeightLocation> llmc::lowering::locateWeight(Value weight) {
+  auto toTensor = weight.getDefiningOp<bufferization::ToTensorOp>();
+  if (!toTensor)
+    return std::nullopt;
+  auto view = toTensor.getBuffer().getDefiningOp<memref::ViewOp>();
+  if (!view || !view.getSizes().empty())
+    return std::nullopt;
+  return WeightLocation{view.getSource(), view.getByteShift()};
+}
+
+namespace {
+
+MemRefType stridedMatrixType(MLIRContext *ctx) {
+  int64_t dyn = ShapedType::kDynamic;
+  return MemRefType::get({dyn, dyn}, Float32Type::get(ctx),
+                         StridedLayoutAttr::get(ctx, dyn, {dyn, dyn}));
+}
+
+MemRefType matrixType(MLIRContext *ctx) {
+  int64_t dyn = ShapedType::kDynamic;
+  return MemRefType::get({dyn, dyn}, Float32Type::get(ctx));
+}
+
+/// The private declaration of kernel `name`, created on first use.
+func::FuncOp declareKernel(OpBuilder &b, Operation *from, StringRef name,
+                           TypeRange inputs) {
+  auto module = from->getParentOfType<ModuleOp>();
+  if (auto existing = module.lookupSymbol<func::FuncOp>(name))
+    return existing;
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(module.getBody());
+  auto func = func::FuncOp::create(
+      b, module.getLoc(), name, b.getFunctionType(inputs, TypeRange{}));
+  func.setPrivate();
+  return func;
+}
+
+/// A read-only buffer of `tensor` for the kernel call that follows it.
+/// One-shot bufferization takes the to_buffer op as the point where the
+/// buffer is read, so each call gets its own op right before it: the
+/// `llmc.kernel_operand` number keeps CSE from merging two of them (a
+/// later op could then reuse the buffer before the second call reads it).
+Value readBuffer(OpBuilder &b, Location loc, Operation *anchor,
+                 MemRefType type, Value tensor) {
+  auto func = anchor->getParentOfType<func::FuncOp>();
+  int64_t number = 0;
+  func.walk([&](bufferization::ToBufferOp) { ++number; });
+  auto op = bufferization::ToBufferOp::create(b, loc, type, tensor,
+                                              /*readOnly=*/true);
+  op->setAttr("llmc.kernel_operand", b.getI64IntegerAttr(number));
+  return op;
+}
+
+/// A read-only buffer of a 2-D f32 tensor with any strides. The cast to
+/// dynamic sizes is on the buffer: a tensor.cast under the to_buffer would
+/// be folded into a new, unnumbered to_buffer.
+Value matrixBuffer(OpBuilder &b, Location loc, Operation *anchor,
+                   Value tensor) {
+  MLIRContext *ctx = b.getContext();
+  auto tensorType = cast<RankedTensorType>(tensor.getType());
+  int64_t dyn = ShapedType::kDynamic;
+  auto type = MemRefType::get(tensorType.getShape(), b.getF32Type(),
+                              StridedLayoutAttr::get(ctx, dyn, {dyn, dyn}));
+  Value buffer = readBuffer(b, loc, anchor, type, tensor);
+  return memref::CastOp::create(b, loc, stridedMatrixType(ctx), buffer);
+}
+
+/// A new rows x cols f32 buffer (rows an index value), 64-byte aligned.
+Value newMatrix(OpBuilder &b, Location loc, Value rows, int64_t cols,
+                memref::AllocOp &alloc) {
+  auto type =
+      MemRefType::get({ShapedType::kDynamic, cols}, b.getF32Type());
+  alloc = memref::AllocOp::create(b, loc, type, ValueRange{rows},
+                                  b.getI64IntegerAttr(64));
+  return memref::CastOp::create(b, loc, matrixType(b.getContext()), alloc);
+}
+
+/// The tensor of a buffer the kernel wrote, as `resultType`.
+Value resultTensor(OpBuilder &b, Location loc, memref::AllocOp alloc,
+                   Type resultType) {
+  auto type = cast<MemRefType>(alloc.getType());
+  Value tensor = bufferization::ToTensorOp::create(
+      b, loc, RankedTensorType::get(type.getShape(), type.getElementType()),
+      alloc, /*restrict=*/true, /*writable=*/true);
+  if (tensor.getType() != resultType)
+    tensor = tensor::CastOp::create(b, loc, resultType, tensor);
+  return tensor;
+}
+
+/// The kernel suffix of a weight type, or "" when no kernel handles it.
+StringRef formatSuffix(Type weightType) {
+  if (auto packed = dyn_cast<qmm::PackedType>(weightType)) {
+    if (packed.getTile() != 1)
+      return "";
+    switch (packed.getFormat().getKind()) {
+    case qmm::FormatKind::Q8_0:
+      return "q8_0";
+    case qmm::FormatKind::Q4_0:
+      return "q4_0";
+    case qmm::FormatKind::Q4_K:
+      return "q4_k";
+    case qmm::FormatKind::Q6_K:
+      return "q6_k";
+    default:
+      return "";
+    }
+  }
+  auto tensor = dyn_cast<RankedTensorType>(weightType);
+  if (!tensor || tensor.getRank() != 2)
+    return "";
+  Type elt = tensor.getElementType();
+  if (elt.isF32())
+    return "f32";
+  if (elt.isF16())
+    return "f16";
+  if (elt.isBF16())
+    return "bf16";
+  return "";
+}
+
+/// Emits `x @ W^T` as a call of llmc_matmul_<format>; `x` is T x K f32,
+/// `weight` the converted weight value. Fails (no IR created) when the
+/// weight is not a located file weight of a kernel format.
+FailureOr<Value> emitMatmulCall(ConversionPatternRewriter &rewriter,
+                                Operation *op, Value x, Value weight,
+                                Type weightType, RankedTensorType resultType) {
+  StringRef suffix = formatSuffix(weightType);
+  std::optional<WeightLocation> where = locateWeight(weight);
+  if (suffix.empty() || !where)
+    return failure();
+  Location loc = op->getLoc();
+  MLIRContext *ctx = rewriter.getContext();
+  Value xBuffer = matrixBuffer(rewriter, loc, op, x);
+  Value rows = getValueOrCreateConstantIndexOp(rewriter, loc,
+                                               dimOf(rewriter, loc, x, 0));
+  memref::AllocOp alloc;
+  Value out = newMatrix(rewriter, loc, rows, resultType.getDimSize(1), alloc);
+  Value offset = arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+                                            where->byteOffset);
+  SmallVector<Value> args = {xBuffer, where->base, offset, out};
+  func::FuncOp kernel =
+      declareKernel(rewriter, op, ("llmc_matmul_" + suffix).str(),
+                    TypeRange{stridedMatrixType(ctx), where->base.getType(),
+                              rewriter.getI64Type(), matrixType(ctx)});
+  func::CallOp::create(rewriter, loc, kernel, args);
+  return resultTensor(rewriter, loc, alloc, resultType);
+}
+
+bool isF32Matrix(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getRank() == 2 && tensor.getElementType().isF32();
+}
+
+struct LinearToKernel : OpConversionPattern<llm::LinearOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::LinearOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isF32Matrix(op.getType()) || !isF32Matrix(op.getInput().getType()))
+      return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    FailureOr<Value> result =
+        emitMatmulCall(rewriter, op, adaptor.getInput(), adaptor.getWeight(),
+                       op.getWeight().getType(), op.getType());
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "no kernel for this weight");
+    rewriter.replaceOp(op, *result);
+    return success();
+  }
+};
+
+struct MatmulToKernel : OpConversionPattern<qmm::MatmulOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(qmm::MatmulOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isF32Matrix(op.getType()) || !isF32Matrix(op.getLhs().getType()))
+      return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    FailureOr<Value> result =
+        emitMatmulCall(rewriter, op, adaptor.getLhs(), adaptor.getRhs(),
+                       op.getRhs().getType(), op.getType());
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "no kernel for this weight");
+    rewriter.replaceOp(op, *result);
+    return success();
+  }
+};
+
+struct LMHeadToKernel : OpConversionPattern<llm::LMHeadOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::LMHeadOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isF32Matrix(op.getType()) || !isF32Matrix(op.getInput().getType()))
+      return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    if (formatSuffix(op.getWeight().getType()).empty() ||
+        !locateWeight(adaptor.getWeight()))
+      return rewriter.notifyMatchFailure(op, "no kernel for this weight");
+    Location loc = op.getLoc();
+    Value x = adaptor.getInput();
+    if (op.getLastOnly()) {
+      OpFoldResult rows = dimOf(rewriter, loc, x, 0);
+      Value last = arith::SubIOp::create(
+          rewriter, loc, getValueOrCreateConstantIndexOp(rewriter, loc, rows),
+          indexConst(rewriter, loc, 1));
+      int64_t width = op.getInput().getType().getDimSize(1);
+      x = tensor::ExtractSliceOp::create(
+          rewriter, loc,
+          RankedTensorType::get({1, width}, rewriter.getF32Type()), x,
+          ValueRange{last}, ValueRange{}, ValueRange{},
+          rewriter.getDenseI64ArrayAttr({ShapedType::kDynamic, 0}),
+          rewriter.getDenseI64ArrayAttr({1, width}),
+          rewriter.getDenseI64ArrayAttr({1, 1}));
+    }
+    FailureOr<Value> result =
+        emitMatmulCall(rewriter, op, x, adaptor.getWeight(),
+                       op.getWeight().getType(), op.getType());
+    if (failed(result))
+      return rewriter.notifyMatchFailure(op, "no kernel for this weight");
+    rewriter.replaceOp(op, *result);
+    return success();
+  }
+};
+
+struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::AttentionOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    kv::CacheType cacheType = op.getCache().getType();
+    if (!cacheType.getFloatStorage() || !cacheType.getFloatStorage().isF32() ||
+        cacheType.isPaged())
+      return rewriter.notifyMatchFailure(op, "kernel needs a contiguous f32 "
+                                             "cache");
+    if (op.getScores())
+      return rewriter.notifyMatchFailure(op, "scores output not supported");
+    if (!isF32Matrix(op.getQueries().getType()))
+      return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    Value pos = adaptor.getPosition();
+    Value cache =
+        insertStepEntries(b, loc, adaptor.getCache(), adaptor.getKeys(),
+                          adaptor.getValues(), op.getLayer(), pos);
+    auto cacheTensor = cast<RankedTensorType>(cache.getType());
+    Value cacheBuffer = readBuffer(
+        b, loc, op, MemRefType::get(cacheTensor.getShape(), b.getF32Type()),
+        cache);
+    SmallVector<int64_t> dyn5(5, ShapedType::kDynamic);
+    auto cacheArgType = MemRefType::get(dyn5, b.getF32Type());
+    cacheBuffer = memref::CastOp::create(b, loc, cacheArgType, cacheBuffer);
+    Value q = adaptor.getQueries();
+    Value qBuffer = matrixBuffer(b, loc, op, q);
+    Value rows =
+        getValueOrCreateConstantIndexOp(b, loc, dimOf(b, loc, q, 0));
+    memref::AllocOp alloc;
+    int64_t width = op.getNumHeads() * op.getHeadDim();
+    Value out = newMatrix(b, loc, rows, width, alloc);
+    auto i64 = [&](int64_t v) {
+      return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v)
+          .getResult();
+    };
+    Value pos64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), pos);
+    Value scale = f32Const(b, loc, op.getScale().convertToDouble());
+    SmallVector<Value> args = {qBuffer,
+                               cacheBuffer,
+                               i64(op.getLayer()),
+                               pos64,
+                               i64(op.getNumHeads()),
+                               scale,
+                               i64(op.getWindow().value_or(0)),
+                               i64(op.getCausal() ? 1 : 0),
+                               out};
+    func::FuncOp kernel = declareKernel(
+        b, op, "llmc_attention_f32",
+        TypeRange{stridedMatrixType(ctx), cacheArgType, b.getI64Type(),
+                  b.getI64Type(), b.getI64Type(), b.getF32Type(),
+                  b.getI64Type(), b.getI64Type(), matrixType(ctx)});
+    func::CallOp::create(b, loc, kernel, args);
+    Value result =
+        resultTensor(b, loc, alloc, op.getResult().getType());
+    rewriter.replaceOp(op, {result, cache});
+    return success();
+  }
+};
+
+} // namespace
+
+void llmc::populateLLMToMicrokernelPatterns(LLMTypeConverter &converter,
+                                            RewritePatternSet &patterns) {
+  // Preferred over the linalg lowerings of the same ops, which stay as the
+  // fallback for what no kernel handles.
+  patterns.add<LinearToKernel, MatmulToKernel, LMHeadToKernel,
+               AttentionToKernel>(converter, patterns.getContext(),
+                                  /*benefit=*/2);
+}

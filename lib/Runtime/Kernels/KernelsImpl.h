@@ -1,0 +1,110 @@
+//===- KernelsImpl.h - internals of libllmc_kernels --------------*- C++ -*-===//
+//
+// Part of llmc. Shared between the kernel files: the thread pool's
+// parallel loop, the problem descriptions the C entry points unpack, and
+// the per-ISA implementations (portable C++ and AVX-512) they dispatch to.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_LIB_RUNTIME_KERNELS_KERNELSIMPL_H
+#define LLMC_LIB_RUNTIME_KERNELS_KERNELSIMPL_H
+
+#include <cstdint>
+
+namespace llmc::kernels {
+
+/// Weight storage formats, in the order of the entry points.
+enum class Format { F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K };
+
+/// Elements and bytes of one block of `format` (float formats: a "block"
+/// of 32 elements, so every format walks K in blocks).
+struct BlockShape {
+  int64_t elements;
+  int64_t bytes;
+};
+BlockShape blockShape(Format format);
+
+/// y[t, n] = sum_k x[t, k] * W[n, k] for rows n in [nBegin, nEnd).
+struct Matmul {
+  Format format;
+  const float *x;
+  int64_t xStride; // elements between rows of x
+  int64_t rows;    // T
+  int64_t k;
+  const uint8_t *w; // row n starts at w + n * rowBytes
+  int64_t rowBytes;
+  float *y;
+  int64_t yStride;
+};
+
+/// Attention of `rows` queries (see llmc_attention_f32).
+struct Attention {
+  const float *q;
+  int64_t qStride;
+  int64_t rows;
+  const float *keys;   // [KVH, C, D] of this layer
+  const float *values; // same
+  int64_t kvHeadStride, posStride; // elements
+  int64_t heads, kvHeads, headDim, pos, window;
+  bool causal;
+  float scale;
+  float *out;
+  int64_t outStride;
+};
+
+// Portable implementations (also the reference of the kernel unit tests).
+void matmulScalar(const Matmul &p, int64_t nBegin, int64_t nEnd);
+void attentionScalar(const Attention &p, int64_t hBegin, int64_t hEnd);
+/// Decodes block `block` of `format` into `out` (blockShape().elements).
+void decodeBlockScalar(Format format, const uint8_t *block, float *out);
+
+// AVX-512 implementations (F, BW, VL, DQ, F16C, FMA); call only when
+// avx512Supported().
+bool avx512Supported();
+void matmulAVX512(const Matmul &p, int64_t nBegin, int64_t nEnd);
+void attentionAVX512(const Attention &p, int64_t hBegin, int64_t hEnd);
+
+/// An activation row quantized to 8 bits per 32-element block (ggml's
+/// Q8_0 without the packing): q[32 * blocks] (zero-padded past K), the
+/// block scales d and the sums of each block's q.
+struct QuantizedRow {
+  int8_t *q;
+  float *d;
+  int32_t *sums;
+  int64_t blocks;
+};
+
+/// The integer-dot-product decode path (one activation row, Q4_0/Q8_0):
+/// y[n] = sum_b d_w[n,b] * d_x[b] * (q_w[n,b] . q_x[b]), in double; the
+/// reference of the AVX2 kernel.
+void quantizeRowScalar(const float *x, int64_t k, QuantizedRow &out);
+void matvecQ8Scalar(const Matmul &p, const QuantizedRow &x, int64_t nBegin,
+                    int64_t nEnd);
+
+// AVX2 + FMA + F16C implementations; call only when avx2Supported().
+bool avx2Supported();
+/// One activation row: Q4_0/Q8_0 on the quantized row `x`, float formats
+/// on p.x directly (x may be null), other formats via matmulAVX2.
+void quantizeRowAVX2(const float *x, int64_t k, QuantizedRow &out);
+void matvecAVX2(const Matmul &p, const QuantizedRow *x, int64_t nBegin,
+                int64_t nEnd);
+void matmulAVX2(const Matmul &p, int64_t nBegin, int64_t nEnd);
+void attentionAVX2(const Attention &p, int64_t hBegin, int64_t hEnd);
+
+/// The implementation the entry points run: AVX2 where the CPU has it,
+/// else the portable one; LLMC_KERNELS=scalar|avx2|avx512 chooses (the
+/// AVX-512 kernels are opt-in until validated on AVX-512 hardware, see
+/// docs/performance.md). An unsupported choice falls back to scalar.
+enum class ISA { Scalar, AVX2, AVX512 };
+ISA activeISA();
+
+/// Runs body(begin, end) over [0, n) split into contiguous ranges, one per
+/// thread, each a multiple of `grain` (but the last); runs inline when one
+/// thread is set or `work` (a rough operation count) is too small to share.
+using RangeFn = void (*)(const void *context, int64_t begin, int64_t end);
+void parallelFor(int64_t n, int64_t grain, double work, RangeFn body,
+                 const void *context);
+
+} // namespace llmc::kernels
+
+#endif // LLMC_LIB_RUNTIME_KERNELS_KERNELSIMPL_H
