@@ -114,6 +114,15 @@ void bindRuntime(py::module_ &m) {
       "The cached artifact for a model (compiling it if needed): "
       "(path, compiled_now).");
 
+  rt.def(
+      "set_threads",
+      [](int64_t n) { llmc::runtime::CompiledModel::setThreads(n); },
+      py::arg("n"),
+      "Threads the CPU kernels run on (one pool per process; n < 1: one "
+      "per core).");
+  rt.def("get_threads", &llmc::runtime::CompiledModel::getThreads,
+         "Threads the CPU kernels run on.");
+
   py::class_<PyCompiled, std::shared_ptr<PyCompiled>>(rt, "CompiledModel")
       .def_static(
           "load",

@@ -18,5 +18,8 @@ from ._llmc import MLIRError
 from . import ir, passes
 from .model import CompiledModel, Model, load, tokenize
 
-__all__ = ["CompiledModel", "MLIRError", "Model", "ir", "load", "passes",
-           "tokenize"]
+set_threads = _llmc.runtime.set_threads
+get_threads = _llmc.runtime.get_threads
+
+__all__ = ["CompiledModel", "MLIRError", "Model", "get_threads", "ir", "load",
+           "passes", "set_threads", "tokenize"]

@@ -1,5 +1,8 @@
 # REQUIRES: shared-models
 # RUN: %PYTHON %s %shared_models/stories260K.gguf %llmc_src_root/test/reference | FileCheck %s
+# The portable (non-vector) kernels, and two threads, against the same reference:
+# RUN: env LLMC_KERNELS=scalar %PYTHON %s %shared_models/stories260K.gguf %llmc_src_root/test/reference | FileCheck %s
+# RUN: env LLMC_TEST_THREADS=2 %PYTHON %s %shared_models/stories260K.gguf %llmc_src_root/test/reference | FileCheck %s
 #
 # Logits of the compiled stories260K (F32) against the independent NumPy
 # reference: every prompt length 1..64 as one prefill, and a 5-token prefill
@@ -10,6 +13,7 @@ import sys
 import numpy as np
 
 import llmc
+import os
 
 model_path, reference_dir = sys.argv[1], sys.argv[2]
 sys.path.insert(0, reference_dir)
@@ -18,6 +22,7 @@ import llama_ref  # noqa: E402
 TOL = 1e-4
 ref = llama_ref.Model(model_path)
 model = llmc.load(model_path)
+llmc.set_threads(int(os.environ.get("LLMC_TEST_THREADS", "1")))
 compiled = model.compile(context=128)
 
 prompt = model.tokenize("Once upon a time")

@@ -75,6 +75,23 @@ void llmc_attention_f32(LLMC_MEMREF2(float, q), LLMC_MEMREF5(float, cache),
                         int64_t window, int64_t causal,
                         LLMC_MEMREF2(float, out));
 
+/// Row-wise ops on T x N f32 rows (any row stride), results written to y
+/// (row-major), with the semantics of the llm ops of the same names:
+/// rms_norm by a weight at byte `weightOffset` of `w` (weightFormat 0 f32,
+/// 1 f16, 2 bf16); rope of rows at positions pos.. (pairs (2i, 2i+1), or
+/// (i, i + rotary/2) with halfSplit; angle (pos + t) * freqScale *
+/// theta^(-2i/rotary)); swiglu silu(gate) * up; add.
+void llmc_rmsnorm(LLMC_MEMREF2(float, x), LLMC_MEMREF1(uint8_t, w),
+                  int64_t weightOffset, int64_t weightFormat, float eps,
+                  LLMC_MEMREF2(float, y));
+void llmc_rope(LLMC_MEMREF2(float, x), int64_t pos, int64_t headDim,
+               int64_t rotary, double theta, double freqScale,
+               int64_t halfSplit, LLMC_MEMREF2(float, y));
+void llmc_swiglu(LLMC_MEMREF2(float, g), LLMC_MEMREF2(float, u),
+                 LLMC_MEMREF2(float, y));
+void llmc_add(LLMC_MEMREF2(float, a), LLMC_MEMREF2(float, b),
+              LLMC_MEMREF2(float, y));
+
 } // extern "C"
 
 #endif // LLMC_RUNTIME_KERNELS_H

@@ -3,9 +3,11 @@
 // Part of llmc. With `use-microkernels`, the hot ops are lowered to calls of
 // the kernels in libllmc_kernels.so (include/llmc/Runtime/Kernels.h) instead
 // of linalg loops: projections over float or block-quantized weights
-// (llm.linear, llm.lm_head, qmm.matmul) become `llmc_matmul_<format>`, and
+// (llm.linear, llm.lm_head, qmm.matmul) become `llmc_matmul_<format>`,
 // attention over an f32 cache becomes the cache update (tensor ops, as in
-// the linalg lowering) followed by `llmc_attention_f32`. The calls take
+// the linalg lowering) followed by `llmc_attention_f32`, and the row-wise
+// ops (rms_norm, rope, swiglu, add) become `llmc_<op>`: a layer is a dozen
+// calls, which keeps LLVM's time on a 32-layer model to seconds. The calls take
 // memrefs (bufferization.to_buffer of the tensor operands, read-only, and a
 // fresh result buffer wrapped back with to_tensor restrict), so one-shot
 // bufferization sees plain reads and a new value; weights are passed as
@@ -243,6 +245,122 @@ struct LMHeadToKernel : OpConversionPattern<llm::LMHeadOp> {
   }
 };
 
+/// Emits a call of a row-wise kernel: `inputs` (2-D f32 tensors) as
+/// strided buffers, then `scalars`, then the T x width result buffer.
+Value emitRowCall(OpBuilder &b, Operation *op, StringRef name,
+                  ValueRange inputs, ValueRange scalars,
+                  RankedTensorType resultType) {
+  Location loc = op->getLoc();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> args;
+  SmallVector<Type> types;
+  for (Value input : inputs) {
+    args.push_back(matrixBuffer(b, loc, op, input));
+    types.push_back(stridedMatrixType(ctx));
+  }
+  for (Value scalar : scalars) {
+    args.push_back(scalar);
+    types.push_back(scalar.getType());
+  }
+  Value rows = getValueOrCreateConstantIndexOp(
+      b, loc, dimOf(b, loc, inputs.front(), 0));
+  memref::AllocOp alloc;
+  args.push_back(newMatrix(b, loc, rows, resultType.getDimSize(1), alloc));
+  types.push_back(matrixType(ctx));
+  func::FuncOp kernel = declareKernel(b, op, name, types);
+  func::CallOp::create(b, loc, kernel, args);
+  return resultTensor(b, loc, alloc, resultType);
+}
+
+Value i64Const(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
+}
+
+struct RMSNormToKernel : OpConversionPattern<llm::RMSNormOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::RMSNormOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isF32Matrix(op.getType()))
+      return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    auto weightType = dyn_cast<RankedTensorType>(op.getWeight().getType());
+    std::optional<WeightLocation> where = locateWeight(adaptor.getWeight());
+    if (!weightType || !where)
+      return rewriter.notifyMatchFailure(op, "weight is not a file weight");
+    Type elt = weightType.getElementType();
+    int64_t format = elt.isF32() ? 0 : elt.isF16() ? 1 : elt.isBF16() ? 2 : -1;
+    if (format < 0)
+      return rewriter.notifyMatchFailure(op, "unsupported weight type");
+    Location loc = op.getLoc();
+    MLIRContext *ctx = getContext();
+    SmallVector<Value> args = {
+        matrixBuffer(rewriter, loc, op, adaptor.getInput()), where->base,
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+                                   where->byteOffset),
+        i64Const(rewriter, loc, format),
+        f32Const(rewriter, loc, op.getEps().convertToDouble())};
+    Value rows = getValueOrCreateConstantIndexOp(
+        rewriter, loc, dimOf(rewriter, loc, adaptor.getInput(), 0));
+    memref::AllocOp alloc;
+    args.push_back(newMatrix(rewriter, loc, rows, op.getType().getDimSize(1),
+                             alloc));
+    func::FuncOp kernel = declareKernel(
+        rewriter, op, "llmc_rmsnorm",
+        TypeRange{stridedMatrixType(ctx), where->base.getType(),
+                  rewriter.getI64Type(), rewriter.getI64Type(),
+                  rewriter.getF32Type(), matrixType(ctx)});
+    func::CallOp::create(rewriter, loc, kernel, args);
+    rewriter.replaceOp(op, resultTensor(rewriter, loc, alloc, op.getType()));
+    return success();
+  }
+};
+
+struct RoPEToKernel : OpConversionPattern<llm::RoPEOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::RoPEOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isF32Matrix(op.getType()))
+      return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    Location loc = op.getLoc();
+    auto f64 = [&](double v) {
+      return arith::ConstantOp::create(rewriter, loc, rewriter.getF64FloatAttr(v))
+          .getResult();
+    };
+    double scale =
+        op.getFreqScale() ? op.getFreqScale()->convertToDouble() : 1.0;
+    SmallVector<Value> scalars = {
+        arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+                                   adaptor.getPosition()),
+        i64Const(rewriter, loc, op.getHeadDim()),
+        i64Const(rewriter, loc, op.getRotaryDims()),
+        f64(op.getTheta().convertToDouble()), f64(scale),
+        i64Const(rewriter, loc, op.getHalfSplit() ? 1 : 0)};
+    rewriter.replaceOp(op, emitRowCall(rewriter, op, "llmc_rope",
+                                       {adaptor.getInput()}, scalars,
+                                       op.getType()));
+    return success();
+  }
+};
+
+template <typename Op>
+struct BinaryToKernel : OpConversionPattern<Op> {
+  BinaryToKernel(const TypeConverter &converter, MLIRContext *ctx,
+                 StringRef name, PatternBenefit benefit)
+      : OpConversionPattern<Op>(converter, ctx, benefit), name(name) {}
+  LogicalResult
+  matchAndRewrite(Op op, typename Op::Adaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    if (!isF32Matrix(op.getType()))
+      return rewriter.notifyMatchFailure(op, "expects 2-D f32 tensors");
+    SmallVector<Value> inputs(adaptor.getOperands());
+    rewriter.replaceOp(op, emitRowCall(rewriter, op, name, inputs, {},
+                                       op.getType()));
+    return success();
+  }
+  std::string name;
+};
+
 struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -312,7 +430,12 @@ void llmc::populateLLMToMicrokernelPatterns(LLMTypeConverter &converter,
                                             RewritePatternSet &patterns) {
   // Preferred over the linalg lowerings of the same ops, which stay as the
   // fallback for what no kernel handles.
+  MLIRContext *ctx = patterns.getContext();
   patterns.add<LinearToKernel, MatmulToKernel, LMHeadToKernel,
-               AttentionToKernel>(converter, patterns.getContext(),
-                                  /*benefit=*/2);
+               AttentionToKernel, RMSNormToKernel, RoPEToKernel>(
+      converter, ctx, /*benefit=*/2);
+  patterns.add<BinaryToKernel<llm::SwiGLUOp>>(converter, ctx, "llmc_swiglu",
+                                              /*benefit=*/2);
+  patterns.add<BinaryToKernel<llm::AddOp>>(converter, ctx, "llmc_add",
+                                           /*benefit=*/2);
 }

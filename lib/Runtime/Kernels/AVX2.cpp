@@ -264,8 +264,7 @@ void matmulBlocks(const Matmul &p, int64_t nBegin, int64_t nEnd) {
 
 /// e^x for x <= 0: 2^n * p(r), r = x - n ln 2, degree-6 Taylor polynomial
 /// (relative error < 2e-7); 2^n built in the exponent bits.
-inline __m256 expNonPositive(__m256 x) {
-  x = _mm256_max_ps(x, _mm256_set1_ps(-87.0f));
+inline __m256 expNonPositiveUnclamped(__m256 x) {
   __m256 n = _mm256_round_ps(
       _mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -283,9 +282,46 @@ inline __m256 expNonPositive(__m256 x) {
   return _mm256_mul_ps(poly, _mm256_castsi256_ps(exponent));
 }
 
+inline __m256 expNonPositive(__m256 x) {
+  return expNonPositiveUnclamped(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)));
+}
+
 constexpr int64_t kPositionChunk = 128;
 
+/// e^x for any x (clamped to [-87, 88]; e^88 overflows to infinity as
+/// expf does): the same reduction and polynomial as expNonPositive.
+inline __m256 expAny(__m256 x) {
+  x = _mm256_min_ps(x, _mm256_set1_ps(88.5f));
+  return expNonPositiveUnclamped(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)));
+}
+
 } // namespace
+
+float llmc::kernels::sumOfSquaresAVX2(const float *x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 v = _mm256_loadu_ps(x + i);
+    acc = _mm256_fmadd_ps(v, v, acc);
+  }
+  float sum = hsum(acc);
+  for (; i < n; ++i)
+    sum += x[i] * x[i];
+  return sum;
+}
+
+int64_t llmc::kernels::swigluAVX2(const float *g, const float *u, float *y,
+                                  int64_t n) {
+  const __m256 one = _mm256_set1_ps(1.0f), zero = _mm256_setzero_ps();
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256 gate = _mm256_loadu_ps(g + i);
+    __m256 e = expAny(_mm256_sub_ps(zero, gate));
+    __m256 silu = _mm256_div_ps(gate, _mm256_add_ps(one, e));
+    _mm256_storeu_ps(y + i, _mm256_mul_ps(silu, _mm256_loadu_ps(u + i)));
+  }
+  return i;
+}
 
 void llmc::kernels::matmulAVX2(const Matmul &p, int64_t nBegin, int64_t nEnd) {
   switch (p.format) {

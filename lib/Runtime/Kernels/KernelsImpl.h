@@ -55,6 +55,9 @@ struct Attention {
 // Portable implementations (also the reference of the kernel unit tests).
 void matmulScalar(const Matmul &p, int64_t nBegin, int64_t nEnd);
 void attentionScalar(const Attention &p, int64_t hBegin, int64_t hEnd);
+/// IEEE half to float.
+float halfToFloat(uint16_t h);
+
 /// Decodes block `block` of `format` into `out` (blockShape().elements).
 void decodeBlockScalar(Format format, const uint8_t *block, float *out);
 
@@ -89,6 +92,10 @@ void quantizeRowAVX2(const float *x, int64_t k, QuantizedRow &out);
 void matvecAVX2(const Matmul &p, const QuantizedRow *x, int64_t nBegin,
                 int64_t nEnd);
 void matmulAVX2(const Matmul &p, int64_t nBegin, int64_t nEnd);
+/// Sum of x[i]^2 (8 lanes); swiglu over the first multiple of 8 elements,
+/// returning how many it did.
+float sumOfSquaresAVX2(const float *x, int64_t n);
+int64_t swigluAVX2(const float *g, const float *u, float *y, int64_t n);
 void attentionAVX2(const Attention &p, int64_t hBegin, int64_t hEnd);
 
 /// The implementation the entry points run: AVX2 where the CPU has it,

@@ -15,9 +15,7 @@
 
 using namespace llmc::kernels;
 
-namespace {
-
-float halfToFloat(uint16_t h) {
+float llmc::kernels::halfToFloat(uint16_t h) {
   uint32_t sign = uint32_t(h >> 15) << 31;
   uint32_t exponent = (h >> 10) & 0x1f, mantissa = h & 0x3ff;
   uint32_t bits;
@@ -42,6 +40,8 @@ float halfToFloat(uint16_t h) {
   std::memcpy(&f, &bits, 4);
   return f;
 }
+
+namespace {
 
 float bf16ToFloat(uint16_t h) {
   uint32_t bits = uint32_t(h) << 16;
