@@ -2,7 +2,7 @@
 # The package imports with its submodules and exception type.
 import llmc
 
-# CHECK: ['CompiledModel', 'MLIRError', 'Model', 'ir', 'load', 'passes', 'tokenize']
+# CHECK: ['CompiledModel', 'MLIRError', 'Model', 'get_threads', 'ir', 'load', 'passes', 'set_threads', 'tokenize']
 print(sorted(llmc.__all__))
 # CHECK: True
 print(issubclass(llmc.MLIRError, RuntimeError))
