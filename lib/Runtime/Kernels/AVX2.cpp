@@ -51,6 +51,7 @@ inline float hsum(__m256 v) {
 //===----------------------------------------------------------------------===//
 
 struct F32Block {
+  static constexpr bool kPacked = false;
   static constexpr int kElements = 32, kBytes = 128, kVectors = 4;
   static void decode(const uint8_t *b, __m256 *v) {
     for (int i = 0; i < 4; ++i)
@@ -59,6 +60,7 @@ struct F32Block {
 };
 
 struct F16Block {
+  static constexpr bool kPacked = false;
   static constexpr int kElements = 32, kBytes = 64, kVectors = 4;
   static void decode(const uint8_t *b, __m256 *v) {
     for (int i = 0; i < 4; ++i)
@@ -67,6 +69,7 @@ struct F16Block {
 };
 
 struct BF16Block {
+  static constexpr bool kPacked = false;
   static constexpr int kElements = 32, kBytes = 64, kVectors = 4;
   static void decode(const uint8_t *b, __m256 *v) {
     for (int i = 0; i < 4; ++i)
@@ -76,6 +79,7 @@ struct BF16Block {
 };
 
 struct Q8_0Block {
+  static constexpr bool kPacked = true;
   static constexpr int kElements = 32, kBytes = 34, kVectors = 4;
   static void decode(const uint8_t *b, __m256 *v) {
     __m256 d = _mm256_set1_ps(half(b));
@@ -86,6 +90,7 @@ struct Q8_0Block {
 };
 
 struct Q4_0Block {
+  static constexpr bool kPacked = true;
   static constexpr int kElements = 32, kBytes = 18, kVectors = 4;
   static void decode(const uint8_t *b, __m256 *v) {
     __m256 d = _mm256_set1_ps(half(b));
@@ -101,6 +106,7 @@ struct Q4_0Block {
 };
 
 struct Q4_KBlock {
+  static constexpr bool kPacked = true;
   static constexpr int kElements = 256, kBytes = 144, kVectors = 32;
   static void decode(const uint8_t *b, __m256 *v) {
     float d = half(b), dmin = half(b + 2);
@@ -129,6 +135,7 @@ struct Q4_KBlock {
 };
 
 struct Q6_KBlock {
+  static constexpr bool kPacked = true;
   static constexpr int kElements = 256, kBytes = 210, kVectors = 32;
   static void decode(const uint8_t *b, __m256 *v) {
     const uint8_t *ql = b, *qh = b + 128;
@@ -235,6 +242,121 @@ void tileRows(const Matmul &p, int64_t n0, int64_t tBegin, int64_t tEnd) {
   }
 }
 
+
+//===----------------------------------------------------------------------===//
+// Prefill: packed GEMM
+//===----------------------------------------------------------------------===//
+
+/// Several activation rows (prefill): weights are decoded once into a
+/// packed panel of kPanelColumns output columns x kPanelDepth K elements
+/// (k-major, f32, per thread, L1-sized), and a 6 x 16 register-blocked
+/// micro-kernel (12 accumulators: 6 activation rows x 2 vectors of 8
+/// columns) runs every activation row over it: per k, 2 panel loads, 6
+/// broadcasts and 12 FMAs, the classic SGEMM shape.
+constexpr int64_t kPanelColumns = 16, kPanelDepth = 256, kMicroRows = 6;
+/// Fewer activation rows than this use the direct tiles (packing costs
+/// about as much as a few rows of products).
+constexpr int64_t kMinPackedRows = 4;
+
+/// Decodes K elements [k0, k0 + len) of one weight row into `out`; k0 is a
+/// multiple of the block. Float formats read no element past K.
+template <class B>
+void decodeRange(const Matmul &p, const uint8_t *row, int64_t k0, int64_t len,
+                 float *out) {
+  constexpr int V = B::kVectors;
+  for (int64_t k = 0; k < len; k += B::kElements) {
+    int64_t blk = (k0 + k) / B::kElements;
+    int64_t valid = std::min<int64_t>(B::kElements, p.k - (k0 + k));
+    __m256 w[V];
+    if (B::kPacked || valid == B::kElements) {
+      B::decode(row + blk * B::kBytes, w);
+    } else {
+      // A ragged float row: copy the valid elements into a zeroed block.
+      alignas(32) uint8_t raw[B::kBytes] = {};
+      int64_t width = B::kBytes / B::kElements;
+      std::memcpy(raw, row + blk * B::kBytes, size_t(valid * width));
+      B::decode(raw, w);
+    }
+    alignas(32) float block[B::kElements];
+    for (int i = 0; i < V; ++i)
+      _mm256_store_ps(block + 8 * i, w[i]);
+    std::memcpy(out + k, block, size_t(std::min<int64_t>(B::kElements, len - k)) * 4);
+  }
+}
+
+template <int MR>
+void microKernel(const Matmul &p, const float *panel, int64_t depth,
+                 int64_t t0, int64_t k0, int64_t n0, int64_t columns,
+                 bool accumulate) {
+  __m256 acc[MR][2];
+  for (int i = 0; i < MR; ++i)
+    acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+  const float *x = p.x + t0 * p.xStride + k0;
+  for (int64_t k = 0; k < depth; ++k) {
+    __m256 b0 = _mm256_load_ps(panel + k * kPanelColumns);
+    __m256 b1 = _mm256_load_ps(panel + k * kPanelColumns + 8);
+    for (int i = 0; i < MR; ++i) {
+      __m256 a = _mm256_broadcast_ss(x + i * p.xStride + k);
+      acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+    }
+  }
+  for (int i = 0; i < MR; ++i) {
+    float *y = p.y + (t0 + i) * p.yStride + n0;
+    alignas(32) float out[kPanelColumns];
+    _mm256_store_ps(out, acc[i][0]);
+    _mm256_store_ps(out + 8, acc[i][1]);
+    for (int64_t c = 0; c < columns; ++c)
+      y[c] = accumulate ? y[c] + out[c] : out[c];
+  }
+}
+
+template <class B>
+void gemmPacked(const Matmul &p, int64_t nBegin, int64_t nEnd) {
+  static_assert(kPanelDepth % B::kElements == 0, "panel depth in blocks");
+  alignas(32) static thread_local float panel[kPanelDepth * kPanelColumns];
+  alignas(32) static thread_local float rowBuffer[kPanelDepth];
+  for (int64_t n0 = nBegin; n0 < nEnd; n0 += kPanelColumns) {
+    int64_t columns = std::min(kPanelColumns, nEnd - n0);
+    for (int64_t k0 = 0; k0 < p.k; k0 += kPanelDepth) {
+      int64_t depth = std::min(kPanelDepth, p.k - k0);
+      // Pack: panel[k][c] = W[n0 + c][k0 + k], zero for missing columns.
+      for (int64_t c = 0; c < kPanelColumns; ++c) {
+        if (c < columns)
+          decodeRange<B>(p, p.w + (n0 + c) * p.rowBytes, k0, depth, rowBuffer);
+        else
+          std::memset(rowBuffer, 0, sizeof(rowBuffer));
+        for (int64_t k = 0; k < depth; ++k)
+          panel[k * kPanelColumns + c] = rowBuffer[k];
+      }
+      bool accumulate = k0 > 0;
+      int64_t t = 0;
+      for (; t + kMicroRows <= p.rows; t += kMicroRows)
+        microKernel<kMicroRows>(p, panel, depth, t, k0, n0, columns,
+                                accumulate);
+      switch (p.rows - t) {
+      case 5:
+        microKernel<5>(p, panel, depth, t, k0, n0, columns, accumulate);
+        break;
+      case 4:
+        microKernel<4>(p, panel, depth, t, k0, n0, columns, accumulate);
+        break;
+      case 3:
+        microKernel<3>(p, panel, depth, t, k0, n0, columns, accumulate);
+        break;
+      case 2:
+        microKernel<2>(p, panel, depth, t, k0, n0, columns, accumulate);
+        break;
+      case 1:
+        microKernel<1>(p, panel, depth, t, k0, n0, columns, accumulate);
+        break;
+      default:
+        break;
+      }
+    }
+  }
+}
+
 template <class B>
 void matmulBlocks(const Matmul &p, int64_t nBegin, int64_t nEnd) {
   // Decode (one activation row): 4 weight rows, 8 accumulators; prefill: 2
@@ -248,6 +370,8 @@ void matmulBlocks(const Matmul &p, int64_t nBegin, int64_t nEnd) {
       tile<B, 1, 1>(p, n, 0);
     return;
   }
+  if (p.rows >= kMinPackedRows)
+    return gemmPacked<B>(p, nBegin, nEnd);
   for (int64_t tc = 0; tc < p.rows; tc += kRowChunk) {
     int64_t tEnd = std::min(p.rows, tc + kRowChunk);
     int64_t n = nBegin;
