@@ -48,7 +48,8 @@ inline constexpr llvm::StringLiteral kWeightsArgAttr = "llmc.weights";
 /// The module attribute listing weight files: [{file, base, size}], each
 /// mapped at `base` (a multiple of kWeightFileAlignment) of the weights arg.
 inline constexpr llvm::StringLiteral kWeightFilesAttr = "llmc.weight_files";
-inline constexpr int64_t kWeightFileAlignment = 1 << 16;
+/// 2 MiB, so that the runtime can map each file with huge pages.
+inline constexpr int64_t kWeightFileAlignment = 1 << 21;
 /// The attribute marking results that were !kv.cache values.
 inline constexpr llvm::StringLiteral kCacheResultAttr = "llmc.cache_result";
 

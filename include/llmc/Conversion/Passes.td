@@ -25,7 +25,7 @@ def ConvertLLMToLinalg : Pass<"llmc-convert-llm-to-linalg", "::mlir::ModuleOp"> 
       materializing a dequantized matrix.
     - `llm.get_weight @w` becomes a `memref.view` at the weight's byte
       offset into a `memref<?xi8>` argument holding the weight files laid
-      out back to back (64 KiB-aligned bases, recorded on the module as
+      out back to back (2 MiB-aligned bases, recorded on the module as
       `llmc.weight_files`, a list of {file, base, size} dictionaries, for the runtime that maps
       them), wrapped in `bufferization.to_tensor restrict`. The argument is
       added to every function that reads weights and marked `llmc.weights`.
