@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LoadModel.h"
 #include "Progress.h"
 #include "llmc/API/ModelCompiler.h"
 #include "llmc/Driver/Driver.h"
@@ -263,28 +264,15 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
 
   if (!llvm::sys::fs::exists(model))
     return ctx.fail(model + ": no such file or directory");
-  std::string library = model;
-  bool compiled = false;
-  double compileSeconds = 0;
-  if (!api::isCompiledArtifact(model)) {
-    api::CompileOptions options;
-    options.contextLength = context;
-    Progress progress(ctx.err, /*enabled=*/true);
-    Stopwatch watch;
-    llvm::Expected<std::string> cached =
-        api::compileCached(model, options, compiled,
-                           [&](StringRef stage) { progress.stage(stage); });
-    progress.done();
-    if (!cached)
-      return ctx.fail(cached.takeError());
-    library = *cached;
-    compileSeconds = watch.seconds();
-  }
-  llvm::Expected<std::unique_ptr<runtime::CompiledModel>> loaded =
-      runtime::CompiledModel::load(library);
+  api::CompileOptions options;
+  options.contextLength = context;
+  llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
     return ctx.fail(loaded.takeError());
-  runtime::CompiledModel &runner = **loaded;
+  runtime::CompiledModel &runner = *loaded->model;
+  const std::string &library = loaded->library;
+  bool compiled = loaded->compiled;
+  double compileSeconds = loaded->compileSeconds;
   const runtime::ModelInfo &info = runner.getInfo();
   runtime::CompiledModel::setThreads(threads);
   if (promptTokens + genTokens > info.capacity)

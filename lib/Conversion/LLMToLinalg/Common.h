@@ -42,6 +42,9 @@ mlir::OpFoldResult dimOf(mlir::OpBuilder &b, mlir::Location loc,
 mlir::Value indexConst(mlir::OpBuilder &b, mlir::Location loc, int64_t v);
 mlir::Value f32Const(mlir::OpBuilder &b, mlir::Location loc, double v);
 
+/// The last row of a T x W f32 tensor, as 1 x W.
+mlir::Value lastRow(mlir::OpBuilder &b, mlir::Location loc, mlir::Value x);
+
 /// Extends a float scalar to f32 (no-op for f32).
 mlir::Value toF32(mlir::OpBuilder &b, mlir::Location loc, mlir::Value v);
 

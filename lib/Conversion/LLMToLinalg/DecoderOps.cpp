@@ -59,6 +59,19 @@ Value llmc::lowering::f32Const(OpBuilder &b, Location loc, double v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(v)));
 }
 
+Value llmc::lowering::lastRow(OpBuilder &b, Location loc, Value x) {
+  OpFoldResult rows = dimOf(b, loc, x, 0);
+  Value last = arith::SubIOp::create(
+      b, loc, getValueOrCreateConstantIndexOp(b, loc, rows),
+      indexConst(b, loc, 1));
+  int64_t width = cast<RankedTensorType>(x.getType()).getDimSize(1);
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get({1, width}, b.getF32Type()), x,
+      ValueRange{last}, ValueRange{}, ValueRange{},
+      b.getDenseI64ArrayAttr({ShapedType::kDynamic, 0}),
+      b.getDenseI64ArrayAttr({1, width}), b.getDenseI64ArrayAttr({1, 1}));
+}
+
 Value llmc::lowering::toF32(OpBuilder &b, Location loc, Value v) {
   if (v.getType().isF32())
     return v;
@@ -325,20 +338,8 @@ struct LMHeadLowering : OpConversionPattern<llm::LMHeadOp> {
       return rewriter.notifyMatchFailure(op, "weight format not decodable");
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
-    if (op.getLastOnly()) {
-      // The last row only.
-      OpFoldResult rows = dimOf(rewriter, loc, x, 0);
-      Value last = arith::SubIOp::create(
-          rewriter, loc, getValueOrCreateConstantIndexOp(rewriter, loc, rows),
-          indexConst(rewriter, loc, 1));
-      int64_t width = op.getInput().getType().getDimSize(1);
-      x = tensor::ExtractSliceOp::create(
-          rewriter, loc, RankedTensorType::get({1, width}, rewriter.getF32Type()),
-          x, ValueRange{last}, ValueRange{}, ValueRange{},
-          rewriter.getDenseI64ArrayAttr({ShapedType::kDynamic, 0}),
-          rewriter.getDenseI64ArrayAttr({1, width}),
-          rewriter.getDenseI64ArrayAttr({1, 1}));
-    }
+    if (op.getLastOnly())
+      x = lastRow(rewriter, loc, x);
     Value result = projection(rewriter, loc, x, adaptor.getWeight(),
                               op.getWeight().getType(), op.getType());
     if (result.getType() != op.getType())

@@ -221,20 +221,8 @@ struct LMHeadToKernel : OpConversionPattern<llm::LMHeadOp> {
       return rewriter.notifyMatchFailure(op, "no kernel for this weight");
     Location loc = op.getLoc();
     Value x = adaptor.getInput();
-    if (op.getLastOnly()) {
-      OpFoldResult rows = dimOf(rewriter, loc, x, 0);
-      Value last = arith::SubIOp::create(
-          rewriter, loc, getValueOrCreateConstantIndexOp(rewriter, loc, rows),
-          indexConst(rewriter, loc, 1));
-      int64_t width = op.getInput().getType().getDimSize(1);
-      x = tensor::ExtractSliceOp::create(
-          rewriter, loc,
-          RankedTensorType::get({1, width}, rewriter.getF32Type()), x,
-          ValueRange{last}, ValueRange{}, ValueRange{},
-          rewriter.getDenseI64ArrayAttr({ShapedType::kDynamic, 0}),
-          rewriter.getDenseI64ArrayAttr({1, width}),
-          rewriter.getDenseI64ArrayAttr({1, 1}));
-    }
+    if (op.getLastOnly())
+      x = lastRow(rewriter, loc, x);
     FailureOr<Value> result =
         emitMatmulCall(rewriter, op, x, adaptor.getWeight(),
                        op.getWeight().getType(), op.getType());
