@@ -52,7 +52,7 @@ std::vector<uint8_t> randomWeights(Format format, int64_t n, int64_t k,
       format == Format::BF16) {
     int64_t width = format == Format::F32 ? 4 : 2;
     rowBytes = k * width;
-    std::vector<uint8_t> w(size_t(n * rowBytes) + 64);
+    std::vector<uint8_t> w(size_t(n * rowBytes));
     for (int64_t i = 0; i < n * k; ++i) {
       float f = value(rng);
       if (format == Format::F32) {

@@ -200,10 +200,7 @@ void tile(const Matmul &p, int64_t n0, int64_t t0) {
   if (rest > 0) {
     alignas(64) float decoded[B::kElements];
     for (int r = 0; r < NR; ++r) {
-      __m512 w[V];
-      B::decode(rows[r] + full * B::kBytes, w);
-      for (int i = 0; i < V; ++i)
-        _mm512_store_ps(decoded + 16 * i, w[i]);
+      decodeLeadingScalar(p.format, rows[r] + full * B::kBytes, rest, decoded);
       for (int t = 0; t < TT; ++t) {
         const float *x = xs[t] + full * B::kElements;
         float sum = 0.0f;

@@ -60,6 +60,11 @@ float halfToFloat(uint16_t h);
 
 /// Decodes block `block` of `format` into `out` (blockShape().elements).
 void decodeBlockScalar(Format format, const uint8_t *block, float *out);
+/// The first `count` elements of a block that may be cut short: float
+/// formats read only those (a row of K floats ends there, maybe with the
+/// mapping); block formats decode their whole, padded block.
+void decodeLeadingScalar(Format format, const uint8_t *block, int64_t count,
+                         float *out);
 
 // AVX-512 implementations (F, BW, VL, DQ, F16C, FMA); call only when
 // avx512Supported().

@@ -137,6 +137,26 @@ void llmc::kernels::decodeBlockScalar(Format format, const uint8_t *b,
   }
 }
 
+void llmc::kernels::decodeLeadingScalar(Format format, const uint8_t *block,
+                                        int64_t count, float *out) {
+  switch (format) {
+  case Format::F32:
+    std::memcpy(out, block, size_t(count) * 4);
+    return;
+  case Format::F16:
+    for (int64_t j = 0; j < count; ++j)
+      out[j] = halfToFloat(load16(block + 2 * j));
+    return;
+  case Format::BF16:
+    for (int64_t j = 0; j < count; ++j)
+      out[j] = bf16ToFloat(load16(block + 2 * j));
+    return;
+  default: // block formats store whole (padded) blocks
+    decodeBlockScalar(format, block, out);
+    return;
+  }
+}
+
 void llmc::kernels::matmulScalar(const Matmul &p, int64_t nBegin,
                                  int64_t nEnd) {
   BlockShape shape = blockShape(p.format);
@@ -147,9 +167,9 @@ void llmc::kernels::matmulScalar(const Matmul &p, int64_t nBegin,
     for (int64_t t = 0; t < p.rows; ++t)
       p.y[t * p.yStride + n] = 0.0f;
     for (int64_t b = 0; b < blocks; ++b) {
-      decodeBlockScalar(p.format, row + b * shape.bytes, decoded);
       int64_t k0 = b * shape.elements;
       int64_t width = std::min(shape.elements, p.k - k0);
+      decodeLeadingScalar(p.format, row + b * shape.bytes, width, decoded);
       for (int64_t t = 0; t < p.rows; ++t) {
         const float *x = p.x + t * p.xStride + k0;
         float sum = 0.0f;
