@@ -10,6 +10,7 @@
 #include "llmc/API/ModelCompiler.h"
 #include "llmc/Import/GGUF.h"
 #include "llmc/Runtime/CompiledModel.h"
+#include "llmc/Runtime/Kernels.h"
 #include "llmc/Runtime/Tokenizer.h"
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -122,6 +123,9 @@ void bindRuntime(py::module_ &m) {
       "per core).");
   rt.def("get_threads", &llmc::runtime::CompiledModel::getThreads,
          "Threads the CPU kernels run on.");
+  rt.def("system_allocations", &llmc_kernels_system_allocations,
+         "Buffers the compiled step functions' allocator has taken from "
+         "the system so far (it recycles freed buffers).");
 
   py::class_<PyCompiled, std::shared_ptr<PyCompiled>>(rt, "CompiledModel")
       .def_static(

@@ -52,6 +52,11 @@ extern "C" {
 void llmc_kernels_set_threads(int64_t n);
 /// The current thread count.
 int64_t llmc_kernels_get_threads();
+/// How many buffers the compiled step functions' allocator
+/// (`_mlir_memref_to_llvm_alloc`, lib/Runtime/Kernels/Allocator.cpp) has
+/// taken from the system; it recycles freed buffers by size, so this stops
+/// growing once a step has run.
+int64_t llmc_kernels_system_allocations();
 /// Which implementation the kernels use on this CPU ("avx2", "avx512" or
 /// "scalar"); LLMC_KERNELS=scalar|avx2|avx512 in the environment chooses.
 const char *llmc_kernels_isa();
