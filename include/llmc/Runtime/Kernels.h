@@ -6,7 +6,9 @@
 // the CPU pipeline selects and calls (as IREE's ukernels are) and every
 // compiled model links against. They run on one persistent thread pool that
 // the runtime sizes once (llmc_kernels_set_threads); a kernel call creates
-// no thread and allocates nothing.
+// no thread and allocates nothing. Kernels are called from one host thread
+// at a time (the pool and the decode scratch are per process), which is how
+// the runtime drives a model.
 //
 // Calling convention: the compiled code passes memrefs as MLIR's expanded
 // descriptors (allocated pointer, aligned pointer, offset, sizes...,
