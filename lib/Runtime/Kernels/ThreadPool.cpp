@@ -3,14 +3,16 @@
 // Part of llmc. Workers are created once (llmc_kernels_set_threads) and
 // wait for work by spinning briefly, then sleeping on a condition variable,
 // so a decode step dispatches ~150 kernels without creating a thread or
-// paying a futex wake-up for each one. Work is split statically: thread i
-// gets the i-th contiguous range, which keeps every weight row streamed by
-// one core and makes results independent of timing.
+// paying a futex wake-up for each one. Work is split into contiguous chunks
+// (about eight per thread, each a run of weight rows streamed by one core)
+// that threads take in order; each output element is computed by exactly
+// one chunk, so results do not depend on which thread ran it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "KernelsImpl.h"
 #include "llmc/Runtime/Kernels.h"
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <cstdlib>
@@ -33,6 +35,8 @@ constexpr double kMinParallelWork = 1 << 18;
 /// the core every kYieldEvery pauses, so a loaded machine still progresses.
 constexpr int kSpinIterations = 50000;
 constexpr int kYieldEvery = 256;
+/// Work chunks per thread in a parallel loop.
+constexpr int64_t kChunksPerThread = 8;
 
 class Pool {
 public:
@@ -65,7 +69,13 @@ public:
     body = fn;
     context = ctx;
     total = n;
-    unit = grain;
+    // Chunks of whole grains, about kChunksPerThread per thread, taken in
+    // order from a shared counter: a thread that a busy core slows down
+    // takes fewer of them instead of holding the others up.
+    int64_t units = (n + grain - 1) / grain;
+    int64_t perChunk = std::max<int64_t>(1, units / (parts * kChunksPerThread));
+    unit = perChunk * grain;
+    next.store(0, std::memory_order_relaxed);
     pending.store(parts - 1, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -81,13 +91,13 @@ public:
   }
 
 private:
-  void runPart(int64_t index) {
-    int64_t parts = size();
-    int64_t units = (total + unit - 1) / unit;
-    int64_t begin = units * index / parts * unit;
-    int64_t end = std::min(total, units * (index + 1) / parts * unit);
-    if (begin < end)
-      body(context, begin, end);
+  void runPart(int64_t) {
+    for (;;) {
+      int64_t begin = next.fetch_add(unit, std::memory_order_relaxed);
+      if (begin >= total)
+        return;
+      body(context, begin, std::min(total, begin + unit));
+    }
   }
 
   void workerLoop(int64_t index, uint64_t seen) {
@@ -121,6 +131,7 @@ private:
   std::condition_variable wake;
   std::atomic<uint64_t> generation{0};
   std::atomic<int64_t> pending{0};
+  std::atomic<int64_t> next{0};
   std::atomic<bool> stopping{false};
   RangeFn body = nullptr;
   const void *context = nullptr;
