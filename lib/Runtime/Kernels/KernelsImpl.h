@@ -110,9 +110,10 @@ void attentionAVX2(const Attention &p, int64_t hBegin, int64_t hEnd);
 enum class ISA { Scalar, AVX2, AVX512 };
 ISA activeISA();
 
-/// Runs body(begin, end) over [0, n) split into contiguous ranges, one per
-/// thread, each a multiple of `grain` (but the last); runs inline when one
-/// thread is set or `work` (a rough operation count) is too small to share.
+/// Runs body(begin, end) over [0, n) split into contiguous chunks, each a
+/// multiple of `grain` (but the last), that the threads take in order; runs
+/// inline when one thread is set or `work` (a rough operation count) is too
+/// small to share.
 using RangeFn = void (*)(const void *context, int64_t begin, int64_t end);
 void parallelFor(int64_t n, int64_t grain, double work, RangeFn body,
                  const void *context);
