@@ -29,7 +29,7 @@ llvm_config.with_environment("PYTHONPATH", config.llmc_python_dir, append_path=T
 llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
 
 tool_dirs = [config.llmc_tools_dir, config.llvm_tools_dir]
-tools = ["llmc", "llmc-opt", "llmc-translate"]
+tools = ["llmc", "llmc-opt", "llmc-translate", "llmc-kernel-bench"]
 llvm_config.add_tool_substitutions(tools, tool_dirs)
 
 # A build with LLMC_SANITIZE (scripts/test-sanitizers.sh, docs/testing.md).

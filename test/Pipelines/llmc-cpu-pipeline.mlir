@@ -20,3 +20,15 @@
 // BUFFERS: func.func @decode(%{{.*}}: memref<1xi32>, %{{.*}}: memref<2x2x4x512x8xf32>, %{{.*}}: index, %{{.*}}: memref<?xi8> {llmc.weights}, %{{.*}}: memref<1xi32>)
 
 // LLVMIR: define void @_mlir_ciface_decode(ptr
+
+// The default lowers projections, attention and the row-wise ops to kernel
+// calls and allocates through the kernels' allocator; use-microkernels=false
+// keeps everything as generated loops on malloc.
+// RUN: llmc-opt %t.mlir --llmc-cpu-pipeline | FileCheck %s --check-prefix=KERNELS
+// RUN: llmc-opt %t.mlir --llmc-cpu-pipeline=use-microkernels=false | FileCheck %s --check-prefix=LOOPS
+// KERNELS-DAG: llvm.func @llmc_matmul_f32(
+// KERNELS-DAG: llvm.func @llmc_attention_f32(
+// KERNELS-DAG: llvm.func @_mlir_memref_to_llvm_alloc(
+// LOOPS-NOT: llmc_matmul
+// LOOPS-NOT: _mlir_memref_to_llvm_alloc
+// LOOPS: llvm.func @malloc(
