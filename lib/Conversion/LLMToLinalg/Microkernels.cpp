@@ -142,6 +142,35 @@ StringRef formatSuffix(Type weightType) {
   return "";
 }
 
+/// Emits a call of kernel `name` with the kernels' argument order: the 2-D
+/// f32 tensors `inputs` as strided read-only buffers, then `scalars` (any
+/// values, memrefs included), then a new T x width result buffer (T the
+/// rows of the first input); returns the result as `resultType`.
+Value emitKernelCall(OpBuilder &b, Operation *op, StringRef name,
+                  ValueRange inputs, ValueRange scalars,
+                  RankedTensorType resultType) {
+  Location loc = op->getLoc();
+  MLIRContext *ctx = b.getContext();
+  SmallVector<Value> args;
+  SmallVector<Type> types;
+  for (Value input : inputs) {
+    args.push_back(matrixBuffer(b, loc, op, input));
+    types.push_back(stridedMatrixType(ctx));
+  }
+  for (Value scalar : scalars) {
+    args.push_back(scalar);
+    types.push_back(scalar.getType());
+  }
+  Value rows = getValueOrCreateConstantIndexOp(
+      b, loc, dimOf(b, loc, inputs.front(), 0));
+  memref::AllocOp alloc;
+  args.push_back(newMatrix(b, loc, rows, resultType.getDimSize(1), alloc));
+  types.push_back(matrixType(ctx));
+  func::FuncOp kernel = declareKernel(b, op, name, types);
+  func::CallOp::create(b, loc, kernel, args);
+  return resultTensor(b, loc, alloc, resultType);
+}
+
 /// Emits `x @ W^T` as a call of llmc_matmul_<format>; `x` is T x K f32,
 /// `weight` the converted weight value. Fails (no IR created) when the
 /// weight is not a located file weight of a kernel format.
@@ -152,22 +181,11 @@ FailureOr<Value> emitMatmulCall(ConversionPatternRewriter &rewriter,
   std::optional<WeightLocation> where = locateWeight(weight);
   if (suffix.empty() || !where)
     return failure();
-  Location loc = op->getLoc();
-  MLIRContext *ctx = rewriter.getContext();
-  Value xBuffer = matrixBuffer(rewriter, loc, op, x);
-  Value rows = getValueOrCreateConstantIndexOp(rewriter, loc,
-                                               dimOf(rewriter, loc, x, 0));
-  memref::AllocOp alloc;
-  Value out = newMatrix(rewriter, loc, rows, resultType.getDimSize(1), alloc);
-  Value offset = arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
+  Value offset = arith::IndexCastOp::create(rewriter, op->getLoc(),
+                                            rewriter.getI64Type(),
                                             where->byteOffset);
-  SmallVector<Value> args = {xBuffer, where->base, offset, out};
-  func::FuncOp kernel =
-      declareKernel(rewriter, op, ("llmc_matmul_" + suffix).str(),
-                    TypeRange{stridedMatrixType(ctx), where->base.getType(),
-                              rewriter.getI64Type(), matrixType(ctx)});
-  func::CallOp::create(rewriter, loc, kernel, args);
-  return resultTensor(rewriter, loc, alloc, resultType);
+  return emitKernelCall(rewriter, op, ("llmc_matmul_" + suffix).str(), {x},
+                        {where->base, offset}, resultType);
 }
 
 bool isF32Matrix(Type type) {
@@ -233,33 +251,6 @@ struct LMHeadToKernel : OpConversionPattern<llm::LMHeadOp> {
   }
 };
 
-/// Emits a call of a row-wise kernel: `inputs` (2-D f32 tensors) as
-/// strided buffers, then `scalars`, then the T x width result buffer.
-Value emitRowCall(OpBuilder &b, Operation *op, StringRef name,
-                  ValueRange inputs, ValueRange scalars,
-                  RankedTensorType resultType) {
-  Location loc = op->getLoc();
-  MLIRContext *ctx = b.getContext();
-  SmallVector<Value> args;
-  SmallVector<Type> types;
-  for (Value input : inputs) {
-    args.push_back(matrixBuffer(b, loc, op, input));
-    types.push_back(stridedMatrixType(ctx));
-  }
-  for (Value scalar : scalars) {
-    args.push_back(scalar);
-    types.push_back(scalar.getType());
-  }
-  Value rows = getValueOrCreateConstantIndexOp(
-      b, loc, dimOf(b, loc, inputs.front(), 0));
-  memref::AllocOp alloc;
-  args.push_back(newMatrix(b, loc, rows, resultType.getDimSize(1), alloc));
-  types.push_back(matrixType(ctx));
-  func::FuncOp kernel = declareKernel(b, op, name, types);
-  func::CallOp::create(b, loc, kernel, args);
-  return resultTensor(b, loc, alloc, resultType);
-}
-
 Value i64Const(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v);
 }
@@ -280,25 +271,15 @@ struct RMSNormToKernel : OpConversionPattern<llm::RMSNormOp> {
     if (format < 0)
       return rewriter.notifyMatchFailure(op, "unsupported weight type");
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
-    SmallVector<Value> args = {
-        matrixBuffer(rewriter, loc, op, adaptor.getInput()), where->base,
+    SmallVector<Value> scalars = {
+        where->base,
         arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
                                    where->byteOffset),
         i64Const(rewriter, loc, format),
         f32Const(rewriter, loc, op.getEps().convertToDouble())};
-    Value rows = getValueOrCreateConstantIndexOp(
-        rewriter, loc, dimOf(rewriter, loc, adaptor.getInput(), 0));
-    memref::AllocOp alloc;
-    args.push_back(newMatrix(rewriter, loc, rows, op.getType().getDimSize(1),
-                             alloc));
-    func::FuncOp kernel = declareKernel(
-        rewriter, op, "llmc_rmsnorm",
-        TypeRange{stridedMatrixType(ctx), where->base.getType(),
-                  rewriter.getI64Type(), rewriter.getI64Type(),
-                  rewriter.getF32Type(), matrixType(ctx)});
-    func::CallOp::create(rewriter, loc, kernel, args);
-    rewriter.replaceOp(op, resultTensor(rewriter, loc, alloc, op.getType()));
+    rewriter.replaceOp(op, emitKernelCall(rewriter, op, "llmc_rmsnorm",
+                                          {adaptor.getInput()}, scalars,
+                                          op.getType()));
     return success();
   }
 };
@@ -324,7 +305,7 @@ struct RoPEToKernel : OpConversionPattern<llm::RoPEOp> {
         i64Const(rewriter, loc, op.getRotaryDims()),
         f64(op.getTheta().convertToDouble()), f64(scale),
         i64Const(rewriter, loc, op.getHalfSplit() ? 1 : 0)};
-    rewriter.replaceOp(op, emitRowCall(rewriter, op, "llmc_rope",
+    rewriter.replaceOp(op, emitKernelCall(rewriter, op, "llmc_rope",
                                        {adaptor.getInput()}, scalars,
                                        op.getType()));
     return success();
@@ -342,7 +323,7 @@ struct BinaryToKernel : OpConversionPattern<Op> {
     if (!isF32Matrix(op.getType()))
       return rewriter.notifyMatchFailure(op, "expects 2-D f32 tensors");
     SmallVector<Value> inputs(adaptor.getOperands());
-    rewriter.replaceOp(op, emitRowCall(rewriter, op, name, inputs, {},
+    rewriter.replaceOp(op, emitKernelCall(rewriter, op, name, inputs, {},
                                        op.getType()));
     return success();
   }
@@ -365,7 +346,6 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       return rewriter.notifyMatchFailure(op, "expects f32 activations");
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    MLIRContext *ctx = getContext();
     Value pos = adaptor.getPosition();
     Value cache =
         insertStepEntries(b, loc, adaptor.getCache(), adaptor.getKeys(),
@@ -378,35 +358,17 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     auto cacheArgType = MemRefType::get(dyn5, b.getF32Type());
     cacheBuffer = memref::CastOp::create(b, loc, cacheArgType, cacheBuffer);
     Value q = adaptor.getQueries();
-    Value qBuffer = matrixBuffer(b, loc, op, q);
-    Value rows =
-        getValueOrCreateConstantIndexOp(b, loc, dimOf(b, loc, q, 0));
-    memref::AllocOp alloc;
-    int64_t width = op.getNumHeads() * op.getHeadDim();
-    Value out = newMatrix(b, loc, rows, width, alloc);
-    auto i64 = [&](int64_t v) {
-      return arith::ConstantIntOp::create(b, loc, b.getI64Type(), v)
-          .getResult();
-    };
-    Value pos64 = arith::IndexCastOp::create(b, loc, b.getI64Type(), pos);
-    Value scale = f32Const(b, loc, op.getScale().convertToDouble());
-    SmallVector<Value> args = {qBuffer,
-                               cacheBuffer,
-                               i64(op.getLayer()),
-                               pos64,
-                               i64(op.getNumHeads()),
-                               scale,
-                               i64(op.getWindow().value_or(0)),
-                               i64(op.getCausal() ? 1 : 0),
-                               out};
-    func::FuncOp kernel = declareKernel(
-        b, op, "llmc_attention_f32",
-        TypeRange{stridedMatrixType(ctx), cacheArgType, b.getI64Type(),
-                  b.getI64Type(), b.getI64Type(), b.getF32Type(),
-                  b.getI64Type(), b.getI64Type(), matrixType(ctx)});
-    func::CallOp::create(b, loc, kernel, args);
-    Value result =
-        resultTensor(b, loc, alloc, op.getResult().getType());
+    auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
+    SmallVector<Value> scalars = {
+        cacheBuffer,
+        i64(op.getLayer()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), pos),
+        i64(op.getNumHeads()),
+        f32Const(b, loc, op.getScale().convertToDouble()),
+        i64(op.getWindow().value_or(0)),
+        i64(op.getCausal() ? 1 : 0)};
+    Value result = emitKernelCall(b, op, "llmc_attention_f32", {q}, scalars,
+                                  op.getResult().getType());
     rewriter.replaceOp(op, {result, cache});
     return success();
   }

@@ -114,13 +114,7 @@ struct Q4_KBlock {
     const __m256i mask = _mm256_set1_epi32(15);
     for (int is = 0; is < 8; ++is) {
       int sc, m;
-      if (is < 4) {
-        sc = scales[is] & 63;
-        m = scales[is + 4] & 63;
-      } else {
-        sc = (scales[is + 4] & 15) | (scales[is - 4] >> 6) << 4;
-        m = (scales[is + 4] >> 4) | (scales[is] >> 6) << 4;
-      }
+      q4kScaleMin(scales, is, sc, m);
       __m256 scale = _mm256_set1_ps(d * float(sc));
       __m256 offset = _mm256_set1_ps(dmin * float(m));
       const uint8_t *q = qs + (is / 2) * 32;

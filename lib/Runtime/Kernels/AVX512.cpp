@@ -113,13 +113,7 @@ struct Q4_KBlock {
       __m512i c = _mm512_cvtepu8_epi32(load128(qs + chunk * 32 + 16));
       for (int nibble = 0; nibble < 2; ++nibble) {
         int is = chunk * 2 + nibble, sc, m;
-        if (is < 4) {
-          sc = scales[is] & 63;
-          m = scales[is + 4] & 63;
-        } else {
-          sc = (scales[is + 4] & 15) | (scales[is - 4] >> 6) << 4;
-          m = (scales[is + 4] >> 4) | (scales[is] >> 6) << 4;
-        }
+        q4kScaleMin(scales, is, sc, m);
         __m512 scale = _mm512_set1_ps(d * float(sc));
         __m512 offset = _mm512_set1_ps(dmin * float(m));
         __m512i qa = nibble ? _mm512_srli_epi32(a, 4)

@@ -55,6 +55,20 @@ struct Attention {
 // Portable implementations (also the reference of the kernel unit tests).
 void matmulScalar(const Matmul &p, int64_t nBegin, int64_t nEnd);
 void attentionScalar(const Attention &p, int64_t hBegin, int64_t hEnd);
+/// Scale and min of Q4_K sub-block `is` (0..7) from the block's 12 packed
+/// 6-bit scale bytes. `static`: every ISA's file gets its own copy, so no
+/// AVX-512-compiled body can be picked for the others at link time.
+static inline void q4kScaleMin(const uint8_t *scales, int is, int &sc,
+                               int &m) {
+  if (is < 4) {
+    sc = scales[is] & 63;
+    m = scales[is + 4] & 63;
+  } else {
+    sc = (scales[is + 4] & 15) | (scales[is - 4] >> 6) << 4;
+    m = (scales[is + 4] >> 4) | (scales[is] >> 6) << 4;
+  }
+}
+
 /// IEEE half to float.
 float halfToFloat(uint16_t h);
 

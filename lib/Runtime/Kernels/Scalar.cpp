@@ -106,13 +106,7 @@ void llmc::kernels::decodeBlockScalar(Format format, const uint8_t *b,
     const uint8_t *scales = b + 4, *qs = b + 16;
     for (int is = 0; is < 8; ++is) {
       int sc, m;
-      if (is < 4) {
-        sc = scales[is] & 63;
-        m = scales[is + 4] & 63;
-      } else {
-        sc = (scales[is + 4] & 15) | (scales[is - 4] >> 6) << 4;
-        m = (scales[is + 4] >> 4) | (scales[is] >> 6) << 4;
-      }
+      q4kScaleMin(scales, is, sc, m);
       const uint8_t *q = qs + (is / 2) * 32;
       for (int l = 0; l < 32; ++l) {
         int v = is % 2 == 0 ? q[l] & 15 : q[l] >> 4;

@@ -19,11 +19,11 @@
 // CHECK-LABEL: func.func @step
 // CHECK-SAME: %[[W:[a-z0-9_]+]]: memref<?xi8> {llmc.weights}
 // Each kernel operand gets its own numbered to_buffer right before its call.
-// CHECK: %[[XB:.*]] = bufferization.to_buffer %{{.*}} read_only {llmc.kernel_operand = 0 : i64}
+// CHECK-DAG: %[[OFF:.*]] = arith.index_cast %{{.*}} : index to i64
+// CHECK-DAG: %[[XB:.*]] = bufferization.to_buffer %{{.*}} read_only {llmc.kernel_operand = 0 : i64}
 // CHECK: %[[XC:.*]] = memref.cast %[[XB]]
 // CHECK: %[[OUT:.*]] = memref.alloc(%{{.*}}) {alignment = 64 : i64} : memref<?x172xf32>
 // CHECK: %[[OC:.*]] = memref.cast %[[OUT]] : memref<?x172xf32> to memref<?x?xf32>
-// CHECK: %[[OFF:.*]] = arith.index_cast %{{.*}} : index to i64
 // CHECK: call @llmc_matmul_f32(%[[XC]], %[[W]], %[[OFF]], %[[OC]])
 // CHECK: bufferization.to_tensor %[[OUT]] restrict writable
 // CHECK: {llmc.kernel_operand = 1 : i64}
