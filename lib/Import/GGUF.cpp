@@ -156,21 +156,6 @@ uint64_t minValueSize(ValueType type) {
   return scalarSize(type);
 }
 
-bool isIntegerType(ValueType type) {
-  switch (type) {
-  case ValueType::UInt8:
-  case ValueType::Int8:
-  case ValueType::UInt16:
-  case ValueType::Int16:
-  case ValueType::UInt32:
-  case ValueType::Int32:
-  case ValueType::UInt64:
-  case ValueType::Int64:
-    return true;
-  default:
-    return false;
-  }
-}
 
 /// Bounds-checked little-endian reads from a byte range. Every read returns
 /// false (and leaves `pos` unchanged) when it would run past the end.
@@ -368,6 +353,22 @@ constexpr uint64_t kMaxKeyLength = 65535;
 //===----------------------------------------------------------------------===//
 
 namespace llmc::gguf {
+
+bool isIntegerType(ValueType type) {
+  switch (type) {
+  case ValueType::UInt8:
+  case ValueType::Int8:
+  case ValueType::UInt16:
+  case ValueType::Int16:
+  case ValueType::UInt32:
+  case ValueType::Int32:
+  case ValueType::UInt64:
+  case ValueType::Int64:
+    return true;
+  default:
+    return false;
+  }
+}
 
 /// Validates a whole file and fills in a File. Each section sets `context`
 /// so a read past the end says what was being read.

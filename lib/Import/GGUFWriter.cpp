@@ -55,20 +55,7 @@ void putInt(std::string &out, ValueType type, int64_t v) {
 }
 
 bool isIntegerOrBool(ValueType t) {
-  switch (t) {
-  case ValueType::UInt8:
-  case ValueType::Int8:
-  case ValueType::UInt16:
-  case ValueType::Int16:
-  case ValueType::UInt32:
-  case ValueType::Int32:
-  case ValueType::UInt64:
-  case ValueType::Int64:
-  case ValueType::Bool:
-    return true;
-  default:
-    return false;
-  }
+  return isIntegerType(t) || t == ValueType::Bool;
 }
 
 llvm::Error makeError(const llvm::Twine &message) {

@@ -83,6 +83,9 @@ enum class ValueType : uint32_t {
 /// "uint8", "string", "array", ...
 llvm::StringRef valueTypeName(ValueType type);
 
+/// Whether `type` is one of the eight integer types (not Bool).
+bool isIntegerType(ValueType type);
+
 struct TensorInfo {
   std::string name;
   /// GGUF order: dims[0] is the innermost (contiguous) dimension.
