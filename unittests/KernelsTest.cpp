@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "lib/Runtime/Kernels/KernelsImpl.h"
+#include "llmc/Import/SyntheticLlama.h"
 #include "llmc/Runtime/Kernels.h"
 #include <cmath>
 #include <cstring>
@@ -21,23 +22,8 @@ using namespace llmc::kernels;
 
 namespace {
 
-uint16_t toHalf(float f) {
-  // Round-to-nearest for the normal range the tests use.
-  uint32_t bits;
-  std::memcpy(&bits, &f, 4);
-  uint32_t sign = (bits >> 16) & 0x8000;
-  int exponent = int((bits >> 23) & 0xff) - 127 + 15;
-  uint32_t mantissa = bits & 0x7fffff;
-  if (exponent <= 0)
-    return uint16_t(sign);
-  uint32_t h = sign | uint32_t(exponent) << 10 | mantissa >> 13;
-  if (mantissa & 0x1000)
-    ++h;
-  return uint16_t(h);
-}
-
 void putHalf(uint8_t *p, float f) {
-  uint16_t h = toHalf(f);
+  uint16_t h = llmc::import::floatToHalf(f);
   std::memcpy(p, &h, 2);
 }
 
