@@ -12,6 +12,7 @@
 #include "llmc/Import/Llama.h"
 #include "llmc/Pipelines/Pipelines.h"
 #include "llmc/Target/CPU/Passes.h"
+#include "llmc/Transforms/Compression/Passes.h"
 #include "llmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/AMX/AMXDialect.h"
@@ -74,6 +75,7 @@ void llmc::registerAllDialects(mlir::DialectRegistry &registry) {
 
 void llmc::registerAllPasses() {
   registerLLMCTransformsPasses();
+  registerLLMCCompressionPasses();
   registerLLMCConversionPasses();
   registerLLMCTargetCPUPasses();
   registerPipelines();

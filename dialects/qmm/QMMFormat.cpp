@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "dialects/qmm/QMMFormat.h"
+#include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringSwitch.h"
 
 #include "dialects/qmm/QMMEnums.cpp.inc"
@@ -104,4 +105,50 @@ std::optional<FormatInfo> llmc::qmm::parseFormatKeyword(llvm::StringRef kw) {
   if (!kind || *kind == FormatKind::Int)
     return std::nullopt;
   return FormatInfo::canonical(*kind);
+}
+
+std::optional<FormatInfo> llmc::qmm::parseFormatSpec(llvm::StringRef spec,
+                                                     std::string &error) {
+  llvm::SmallVector<llvm::StringRef, 3> parts;
+  spec.split(parts, '-');
+  std::optional<FormatInfo> info = parseFormatKeyword(parts.front());
+  if (!info) {
+    error = "unknown format '" + parts.front().str() +
+            "' (expected q8_0, q4_0, q4_k, q6_k, int2, int3, int4, int8, "
+            "fp8_e4m3, fp8_e5m2 or mxfp4)";
+    return std::nullopt;
+  }
+  for (llvm::StringRef part : llvm::ArrayRef<llvm::StringRef>(parts).drop_front()) {
+    unsigned group;
+    if (info->kind != FormatKind::Int) {
+      error = "format " + info->keyword() + " takes no '-" + part.str() +
+              "' (only intN formats take a group and sym/asym)";
+      return std::nullopt;
+    }
+    if (part == "sym" || part == "asym") {
+      info->symmetric = part == "sym";
+    } else if (part.consume_front("g") && !part.getAsInteger(10, group)) {
+      info->group = group;
+    } else {
+      error = "format '" + spec.str() + "': expected -gN, -sym or -asym, got '" +
+              part.str() + "'";
+      return std::nullopt;
+    }
+  }
+  if (std::optional<std::string> invalid = info->validate()) {
+    error = "format '" + spec.str() + "': " + *invalid;
+    return std::nullopt;
+  }
+  return info;
+}
+
+std::string llmc::qmm::formatSpec(const FormatInfo &info) {
+  std::string spec = info.keyword();
+  if (info.kind == FormatKind::Int) {
+    if (info.group != 32)
+      spec += "-g" + std::to_string(info.group);
+    if (!info.symmetric)
+      spec += "-asym";
+  }
+  return spec;
 }

@@ -59,6 +59,15 @@ struct FormatInfo {
 /// fp8_e5m2, mxfp4) into a canonical FormatInfo (int: group 32, sym).
 std::optional<FormatInfo> parseFormatKeyword(llvm::StringRef keyword);
 
+/// A format as written on command lines and in pass options:
+/// `KEYWORD[-gGROUP][-sym|-asym]`, e.g. `q4_0`, `int4`, `int4-g64-asym`,
+/// `fp8_e4m3`, `mxfp4`. On failure returns nullopt and sets `error`.
+std::optional<FormatInfo> parseFormatSpec(llvm::StringRef spec,
+                                          std::string &error);
+
+/// The inverse of parseFormatSpec (canonical spelling).
+std::string formatSpec(const FormatInfo &info);
+
 } // namespace llmc::qmm
 
 #endif // LLMC_DIALECTS_QMM_QMMFORMAT_H

@@ -6,12 +6,15 @@
 
 #include "llmc/API/ModelCompiler.h"
 #include "dialects/kv/KVDialect.h"
+#include "dialects/llm/LLMOps.h"
 #include "llmc/Conversion/Passes.h"
 #include "llmc/Import/Llama.h"
 #include "llmc/InitAll.h"
 #include "llmc/Pipelines/Pipelines.h"
 #include "llmc/Runtime/CompiledModel.h"
 #include "llmc/Target/CPU/Codegen.h"
+#include "llmc/Transforms/Compression/Passes.h"
+#include "dialects/qmm/QMMFormat.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -34,6 +37,39 @@ static llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
 }
 
+/// The llmc-quantize-weights options of a `--quantize` specification.
+static QuantizeWeightsOptions quantizeOptions(llvm::StringRef spec) {
+  QuantizeWeightsOptions options;
+  llvm::SmallVector<llvm::StringRef> parts;
+  spec.split(parts, ',', /*MaxSplit=*/-1, /*KeepEmpty=*/false);
+  options.format = parts.empty() ? "f32" : parts.front().str();
+  for (llvm::StringRef part : llvm::ArrayRef<llvm::StringRef>(parts).drop_front())
+    options.overrides.push_back(part.str());
+  return options;
+}
+
+std::string llmc::api::validateQuantizeSpec(llvm::StringRef spec) {
+  QuantizeWeightsOptions options = quantizeOptions(spec);
+  auto check = [](llvm::StringRef format) -> std::string {
+    if (format == "f32" || format == "f16" || format == "bf16")
+      return "";
+    std::string error;
+    if (!qmm::parseFormatSpec(format, error))
+      return error;
+    return "";
+  };
+  if (std::string error = check(options.format); !error.empty())
+    return error;
+  for (const std::string &entry : options.overrides) {
+    auto [glob, format] = llvm::StringRef(entry).split('=');
+    if (glob.empty() || format.empty())
+      return "override '" + entry + "' is not TENSOR-GLOB=FORMAT";
+    if (std::string error = check(format); !error.empty())
+      return error;
+  }
+  return "";
+}
+
 /// The model's dimensions as recorded for the runtime.
 static runtime::ModelInfo describeModel(func::FuncOp prefill,
                                         llvm::StringRef source) {
@@ -45,6 +81,7 @@ static runtime::ModelInfo describeModel(func::FuncOp prefill,
       info.kvHeads = cache.getKvHeads();
       info.capacity = cache.getCapacity();
       info.headDim = cache.getHeadDim();
+      info.kvBytesPerToken = cache.getBytesPerPosition();
     }
   auto logits = cast<RankedTensorType>(prefill.getResultTypes()[0]);
   info.vocabSize = logits.getDimSize(1);
@@ -90,6 +127,23 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
   if (!prefill)
     return fail(modelPath + ": the imported module has no @prefill");
   runtime::ModelInfo info = describeModel(prefill, absolute);
+
+  if (!options.quantize.empty() || options.reorderOutliers) {
+    stage("quantize");
+    QuantizeWeightsOptions quantize = quantizeOptions(
+        options.quantize.empty() ? llvm::StringRef("f32") : options.quantize);
+    quantize.output = options.weightsPath.empty()
+                          ? (outputPath + ".weights").str()
+                          : options.weightsPath;
+    quantize.reorderOutliers = options.reorderOutliers;
+    PassManager qpm(&context);
+    qpm.addPass(createQuantizeWeights(quantize));
+    if (failed(qpm.run(**module)))
+      return fail(modelPath + ": weight quantization failed: " + diagnostics);
+  }
+
+  for (auto weight : (*module)->getOps<llm::WeightOp>())
+    info.weightBytes += weight.getByteSize();
 
   stage("lower");
   PassManager pm(&context);
@@ -196,6 +250,8 @@ llmc::api::compileCached(llvm::StringRef modelPath,
   add(std::to_string(options.contextLength));
   add(options.pipeline);
   add(std::to_string(options.optLevel));
+  add(options.quantize);
+  add(options.reorderOutliers ? "reorder" : "");
   add(compilerIdentity());
   std::string key = llvm::toHex(hash.final(), /*LowerCase=*/true).substr(0, 24);
   std::string dir = cacheDirectory();
@@ -208,7 +264,11 @@ llmc::api::compileCached(llvm::StringRef modelPath,
   // Compile to a temporary name, then rename: concurrent runs never see a
   // half-written library.
   std::string temp = path + ".tmp" + std::to_string(::getpid());
-  if (llvm::Error err = compileModel(modelPath, temp, options, progress)) {
+  // Quantized weights go straight to their final name: the library records
+  // the path it maps.
+  CompileOptions withWeights = options;
+  withWeights.weightsPath = dir + "/" + key + ".weights";
+  if (llvm::Error err = compileModel(modelPath, temp, withWeights, progress)) {
     llvm::sys::fs::remove(temp);
     return std::move(err);
   }

@@ -217,6 +217,8 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
                 "size of the bandwidth buffer in MiB (default 1024)");
   parser.flag("--bandwidth-only", bandwidthOnly,
               "only measure the read bandwidth");
+  CompressionArgs compression;
+  addCompressionOptions(parser, compression);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -266,6 +268,9 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
     return ctx.fail(model + ": no such file or directory");
   api::CompileOptions options;
   options.contextLength = context;
+  if (std::optional<int> exit =
+          applyCompressionOptions(compression, options, parser, ctx))
+    return *exit;
   llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
     return ctx.fail(loaded.takeError());

@@ -4,6 +4,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "LoadModel.h"
 #include "Progress.h"
 #include "llmc/API/ModelCompiler.h"
 #include "llmc/Driver/Driver.h"
@@ -26,6 +27,8 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   parser.option("--pipeline", pipeline, "PIPELINE",
                 "a textual pass pipeline replacing llmc-cpu-pipeline");
   parser.option("-O,--opt-level", optLevel, "N", "LLVM optimization level 0-3");
+  CompressionArgs compression;
+  addCompressionOptions(parser, compression);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -43,6 +46,9 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   options.contextLength = context;
   options.pipeline = pipeline;
   options.optLevel = unsigned(optLevel);
+  if (std::optional<int> exit =
+          applyCompressionOptions(compression, options, parser, ctx))
+    return *exit;
   Progress progress(ctx.err, /*enabled=*/!json);
   Stopwatch watch;
   llvm::Error err = api::compileModel(model, output, options,

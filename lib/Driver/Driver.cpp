@@ -25,6 +25,9 @@ const Subcommand kSubcommands[] = {
     {"run", "generate text with a model (compiled once, then cached)", runRun},
     {"bench", "measure prefill/decode speed against memory bandwidth",
      runBench},
+    {"eval", "compare a compressed model with the uncompressed one (KL "
+             "divergence, top-1 agreement, perplexity, bytes, speed)",
+     runEval},
     {"gen-model", "write a synthetic Llama GGUF model with random weights",
      runGenModel},
     {"demo", "compile and run the demo model llmc ships", runDemo},

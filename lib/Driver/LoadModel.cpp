@@ -10,6 +10,30 @@
 using namespace llmc;
 using namespace llmc::driver;
 
+void llmc::driver::addCompressionOptions(ArgParser &parser,
+                                         CompressionArgs &args) {
+  parser.option("--quantize", args.quantize, "FMT[,GLOB=FMT...]",
+                "quantize float weights: q8_0, q4_0, q4_k, q6_k, "
+                "int2..int8[-gN][-asym], fp8_e4m3, fp8_e5m2, mxfp4 (f32/f16/"
+                "bf16 keep float), with per-tensor overrides, e.g. "
+                "q4_0,output.weight=q8_0");
+  parser.flag("--reorder-outliers", args.reorderOutliers,
+              "permute MLP channels so outliers share quantization blocks");
+}
+
+std::optional<int> llmc::driver::applyCompressionOptions(
+    const CompressionArgs &args, api::CompileOptions &options,
+    const ArgParser &parser, Context &ctx) {
+  if (!args.quantize.empty()) {
+    std::string error = api::validateQuantizeSpec(args.quantize);
+    if (!error.empty())
+      return parser.usageError(ctx, "--quantize: " + error);
+  }
+  options.quantize = args.quantize;
+  options.reorderOutliers = args.reorderOutliers;
+  return std::nullopt;
+}
+
 llvm::Expected<LoadedModel>
 llmc::driver::loadOrCompile(llvm::StringRef path,
                             const api::CompileOptions &options,

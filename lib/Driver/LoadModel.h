@@ -8,6 +8,7 @@
 #define LLMC_LIB_DRIVER_LOADMODEL_H
 
 #include "llmc/API/ModelCompiler.h"
+#include "llmc/Driver/Driver.h"
 #include "llmc/Runtime/CompiledModel.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -25,6 +26,18 @@ struct LoadedModel {
 
 /// Loads `path` when it is a compiled artifact, else compiles it into the
 /// cache first (api::compileCached, progress lines on `err`).
+/// The compression options compile, run, bench and eval share.
+struct CompressionArgs {
+  std::string quantize;
+  bool reorderOutliers = false;
+};
+void addCompressionOptions(ArgParser &parser, CompressionArgs &args);
+/// Validates `args` into `options`; an exit code (usage error) on failure.
+std::optional<int> applyCompressionOptions(const CompressionArgs &args,
+                                           api::CompileOptions &options,
+                                           const ArgParser &parser,
+                                           Context &ctx);
+
 llvm::Expected<LoadedModel> loadOrCompile(llvm::StringRef path,
                                           const api::CompileOptions &options,
                                           llvm::raw_ostream &err);

@@ -42,6 +42,8 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
                 "a GGUF file whose vocabulary to use (default: the model's "
                 "own; needed for Hugging Face directories)");
   parser.flag("--echo", echo, "print the prompt before the continuation");
+  CompressionArgs compression;
+  addCompressionOptions(parser, compression);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -68,6 +70,9 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   // The compiled library: given, or compiled once into the cache.
   api::CompileOptions options;
   options.contextLength = context;
+  if (std::optional<int> exit =
+          applyCompressionOptions(compression, options, parser, ctx))
+    return *exit;
   llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
     return ctx.fail(loaded.takeError());

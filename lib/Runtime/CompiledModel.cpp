@@ -64,6 +64,8 @@ std::string ModelInfo::toJSON() const {
                        {"kv_heads", kvHeads},
                        {"head_dim", headDim},
                        {"capacity", capacity},
+                       {"weight_bytes", weightBytes},
+                       {"kv_bytes_per_token", kvBytesPerToken},
                        {"weight_files", std::move(files)}};
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -91,6 +93,8 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
       !num("kv_heads", info.kvHeads) || !num("head_dim", info.headDim) ||
       !num("capacity", info.capacity))
     return fail(origin + ": model info lacks the model's dimensions");
+  info.weightBytes = o->getInteger("weight_bytes").value_or(0);
+  info.kvBytesPerToken = o->getNumber("kv_bytes_per_token").value_or(0);
   if (const llvm::json::Array *files = o->getArray("weight_files"))
     for (const llvm::json::Value &v : *files) {
       const llvm::json::Object *f = v.getAsObject();

@@ -25,7 +25,17 @@ struct CompileOptions {
   std::string pipeline;
   /// LLVM optimization level.
   unsigned optLevel = 2;
+  /// Weight quantization (llmc-quantize-weights): `FORMAT[,GLOB=FORMAT...]`,
+  /// e.g. "q4_0,output.weight=q8_0"; empty = weights as in the file.
+  std::string quantize;
+  /// Permute MLP channels so outliers share quantization blocks.
+  bool reorderOutliers = false;
+  /// Where quantized weights are written; empty = `<output>.weights`.
+  std::string weightsPath;
 };
+
+/// Checks a `--quantize` specification; returns an error message or "".
+std::string validateQuantizeSpec(llvm::StringRef spec);
 
 /// Called when a compile stage starts ("import", "lower", "codegen").
 using ProgressFn = std::function<void(llvm::StringRef stage)>;

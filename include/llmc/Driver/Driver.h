@@ -132,6 +132,7 @@ int runTokenize(llvm::ArrayRef<std::string> args, Context &ctx);
 int runCompile(llvm::ArrayRef<std::string> args, Context &ctx);
 int runRun(llvm::ArrayRef<std::string> args, Context &ctx);
 int runBench(llvm::ArrayRef<std::string> args, Context &ctx);
+int runEval(llvm::ArrayRef<std::string> args, Context &ctx);
 int runGenModel(llvm::ArrayRef<std::string> args, Context &ctx);
 int runDemo(llvm::ArrayRef<std::string> args, Context &ctx);
 

@@ -35,6 +35,10 @@ struct ModelInfo {
   int64_t kvHeads = 0;
   int64_t headDim = 0;
   int64_t capacity = 0;
+  /// Bytes of all weights as compiled (after any quantization).
+  int64_t weightBytes = 0;
+  /// Bytes the KV cache stores per position (keys and values, all layers).
+  double kvBytesPerToken = 0;
   std::vector<WeightFile> weightFiles;
 
   /// The JSON the compiler embeds, and its parser (errors name `origin`).

@@ -71,6 +71,41 @@ LLMC_DECLARE_MATMUL(q4_0);
 LLMC_DECLARE_MATMUL(q4_k);
 LLMC_DECLARE_MATMUL(q6_k);
 
+/// Quantization to and from the qmm formats, and a matmul over any of them.
+/// A format is (kind, bits, group, symmetric) as qmm::FormatInfo holds it,
+/// kind numbered as qmm::FormatKind (0 q8_0, 1 q4_0, 2 q4_k, 3 q6_k, 4 intN,
+/// 5 fp8_e4m3, 6 fp8_e5m2, 7 mxfp4); fixed formats take exactly their
+/// canonical bits/group/symmetric (q4_k: 4, 256, 0; fp8: 8, 1, 1), intN
+/// bits 2/3/4/8, group 32/64/128, symmetric 0/1. A rows x cols matrix is
+/// row-major, each row packed into ceil(cols / group) blocks of
+/// FormatInfo::blockBytes bytes, the ragged last block zero padded. The
+/// block layouts are described in lib/Runtime/Kernels/Quantize.cpp (the ggml
+/// ones are those llmc_matmul_q8_0/q4_0/q4_k/q6_k read). These two use no
+/// thread pool, so any thread may call them.
+
+/// Quantizes `rows` rows of `cols` f32 values (row r at src + r * cols) into
+/// the packed layout of the format at dst (rows * ceil(cols / group) *
+/// blockBytes bytes). Codes round to nearest (ties to even). Returns 0, or
+/// -1 (writing nothing) for parameters that name no format or a negative
+/// size.
+int64_t llmc_quantize_rows(int64_t kind, int64_t bits, int64_t group,
+                           int64_t symmetric, const float *src, int64_t rows,
+                           int64_t cols, uint8_t *dst);
+/// The inverse: unpacks rows x cols values into dst (row-major f32).
+/// Returns 0, or -1 as llmc_quantize_rows.
+int64_t llmc_dequantize_rows(int64_t kind, int64_t bits, int64_t group,
+                             int64_t symmetric, const uint8_t *src,
+                             int64_t rows, int64_t cols, float *dst);
+/// y = x @ W^T for a weight W (N x K) packed in any format, with the memref
+/// conventions of LLMC_DECLARE_MATMUL; the kernel of the formats without a
+/// llmc_matmul_<fmt> (intN, fp8, mxfp4). Decodes weight rows a few blocks
+/// at a time into a stack buffer and accumulates in f32; parallel over N on
+/// the pool. Parameters that name no format fill y with NaN.
+void llmc_matmul_packed(LLMC_MEMREF2(float, x), LLMC_MEMREF1(uint8_t, w),
+                        int64_t weightOffset, int64_t kind, int64_t bits,
+                        int64_t group, int64_t symmetric,
+                        LLMC_MEMREF2(float, y));
+
 /// Attention of T queries over the first pos + T positions of one layer of
 /// an f32 cache [2, L, KVH, C, D] (keys, values) that already holds this
 /// step's keys and values: out[t, h*D + d] = softmax_s(scale * q_h . k_s)

@@ -179,13 +179,26 @@ FailureOr<Value> emitMatmulCall(ConversionPatternRewriter &rewriter,
                                 Type weightType, RankedTensorType resultType) {
   StringRef suffix = formatSuffix(weightType);
   std::optional<WeightLocation> where = locateWeight(weight);
-  if (suffix.empty() || !where)
+  auto packed = dyn_cast<qmm::PackedType>(weightType);
+  bool generic = suffix.empty() && packed && packed.getTile() == 1;
+  if ((suffix.empty() && !generic) || !where)
     return failure();
-  Value offset = arith::IndexCastOp::create(rewriter, op->getLoc(),
+  Location loc = op->getLoc();
+  Value offset = arith::IndexCastOp::create(rewriter, loc,
                                             rewriter.getI64Type(),
                                             where->byteOffset);
-  return emitKernelCall(rewriter, op, ("llmc_matmul_" + suffix).str(), {x},
-                        {where->base, offset}, resultType);
+  if (!generic)
+    return emitKernelCall(rewriter, op, ("llmc_matmul_" + suffix).str(), {x},
+                          {where->base, offset}, resultType);
+  // Formats without a dedicated kernel: the generic one, told the format.
+  qmm::FormatInfo info = packed.getFormat().getInfo();
+  SmallVector<Value> scalars = {where->base, offset};
+  for (int64_t v : {int64_t(info.kind), int64_t(info.bits),
+                    int64_t(info.group), int64_t(info.symmetric)})
+    scalars.push_back(arith::ConstantIntOp::create(rewriter, loc,
+                                                   rewriter.getI64Type(), v));
+  return emitKernelCall(rewriter, op, "llmc_matmul_packed", {x}, scalars,
+                        resultType);
 }
 
 bool isF32Matrix(Type type) {

@@ -1,8 +1,9 @@
 //===- PackedWeights.cpp - decoding packed blocks inside loops ------------===//
 //
-// Part of llmc. Scalar decoders for the ggml block formats, emitted inside
-// linalg bodies so that packed weights are read in place (block layouts per
-// the GGUF specification), plus the qmm op lowerings built on them.
+// Part of llmc. Scalar decoders for every qmm format, emitted inside linalg
+// bodies so that packed weights are read in place (ggml block layouts per
+// the GGUF specification; intN, fp8 and mxfp4 as lib/Runtime/Kernels/
+// Quantize.cpp writes them), plus the qmm op lowerings built on them.
 //
 //===----------------------------------------------------------------------===//
 
@@ -124,6 +125,64 @@ struct Decoder {
     Value d = f16(add(base, idx(208)));
     return fmul(fmul(d, toFloat(sc)), toFloat(q));
   }
+  /// 2^e for an i32 exponent e in the normal f32 range.
+  Value pow2(Value e) {
+    Value bits = shl(arith::AddIOp::create(b, loc, e, i32(127)), 23);
+    return arith::BitcastOp::create(b, loc, b.getF32Type(), bits);
+  }
+  Value eqI(Value x, int64_t v) {
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, x, i32(v));
+  }
+  Value fconst(double v) { return f32Const(b, loc, v); }
+  Value fadd(Value x, Value y) { return arith::AddFOp::create(b, loc, x, y); }
+  Value uToFloat(Value i) {
+    return arith::UIToFPOp::create(b, loc, b.getF32Type(), i);
+  }
+  /// A small float code: `sign` bit, `e` exponent and `m` mantissa fields
+  /// (i32), `mBits` mantissa bits, exponent `bias`; subnormals at e == 0.
+  Value minifloat(Value sign, Value e, Value m, int64_t mBits, int64_t bias) {
+    Value frac = fmul(uToFloat(m), fconst(1.0 / double(1 << mBits)));
+    Value subnormal = eqI(e, 0);
+    Value mant = select(subnormal, frac, fadd(fconst(1.0), frac));
+    Value exp = select(subnormal, i32(1 - bias), subI(e, bias));
+    Value v = fmul(mant, pow2(exp));
+    return select(eqI(sign, 0), v, arith::NegFOp::create(b, loc, v));
+  }
+  // intN group g: f16 d, [f16 min if asym], codes bit-packed LSB first.
+  Value intN(Value base, Value j, const qmm::FormatInfo &info) {
+    int64_t header = info.symmetric ? 2 : 4;
+    int64_t codeBytes = (int64_t(info.group) * info.bits + 7) / 8;
+    Value bit = mul(j, idx(info.bits));
+    Value byteIdx = div(bit, 8);
+    Value codes = add(base, idx(header));
+    Value lo = byteU(add(codes, byteIdx));
+    // The next byte only when the code crosses into it (never past the block).
+    Value next = arith::MinUIOp::create(b, loc, add(byteIdx, idx(1)),
+                                        idx(codeBytes - 1));
+    Value hi = byteU(add(codes, next));
+    Value word = orI(lo, shl(hi, 8));
+    Value q = andI(shrV(word, indexToI32(rem(bit, 8))), (1 << info.bits) - 1);
+    Value d = f16(base);
+    if (info.symmetric)
+      return fmul(d, toFloat(subI(q, 1 << (info.bits - 1))));
+    return fadd(fmul(d, uToFloat(q)), f16(add(base, idx(2))));
+  }
+  // fp8: one byte per element, e4m3 (bias 7) or e5m2 (bias 15).
+  Value fp8(Value base, bool e4m3) {
+    Value v = byteU(base);
+    int64_t mBits = e4m3 ? 3 : 2;
+    return minifloat(shr(v, 7), andI(shr(v, mBits), e4m3 ? 15 : 31),
+                     andI(v, (1 << mBits) - 1), mBits, e4m3 ? 7 : 15);
+  }
+  // mxfp4: E8M0 scale byte, 16 bytes of E2M1 codes (element j < 16 in the
+  // low nibble of byte j, else the high nibble of byte j - 16).
+  Value mxfp4(Value base, Value j) {
+    Value scale = pow2(subI(byteU(base), 127));
+    Value byte = byteU(add(base, add(idx(1), rem(j, 16))));
+    Value c = select(ult(j, 16), andI(byte, 15), shr(byte, 4));
+    return fmul(scale, minifloat(shr(c, 3), andI(shr(c, 1), 3), andI(c, 1),
+                                 1, 1));
+  }
 };
 
 } // namespace
@@ -147,9 +206,15 @@ Value llmc::lowering::decodePackedElement(OpBuilder &b, Location loc,
     return d.q4_k(base, j);
   case qmm::FormatKind::Q6_K:
     return d.q6_k(base, j);
-  default:
-    return {};
+  case qmm::FormatKind::Int:
+    return d.intN(base, j, info);
+  case qmm::FormatKind::FP8E4M3:
+  case qmm::FormatKind::FP8E5M2:
+    return d.fp8(base, info.kind == qmm::FormatKind::FP8E4M3);
+  case qmm::FormatKind::MXFP4:
+    return d.mxfp4(base, j);
   }
+  return {};
 }
 
 bool llmc::lowering::isDecodable(Type type) {
@@ -160,10 +225,7 @@ bool llmc::lowering::isDecodable(Type type) {
 }
 
 bool llmc::lowering::isDecodablePacked(qmm::PackedType type) {
-  qmm::FormatKind kind = type.getFormat().getKind();
-  return type.getTile() == 1 &&
-         (kind == qmm::FormatKind::Q8_0 || kind == qmm::FormatKind::Q4_0 ||
-          kind == qmm::FormatKind::Q4_K || kind == qmm::FormatKind::Q6_K);
+  return type.getTile() == 1;
 }
 
 Value llmc::lowering::projection(OpBuilder &b, Location loc, Value x,

@@ -124,6 +124,40 @@ void attentionAVX2(const Attention &p, int64_t hBegin, int64_t hEnd);
 enum class ISA { Scalar, AVX2, AVX512 };
 ISA activeISA();
 
+/// The qmm formats of the quantizers and the packed matmul, numbered as
+/// qmm::FormatKind (this library does not depend on the dialect).
+enum class PackedKind { Q8_0, Q4_0, Q4_K, Q6_K, Int, FP8E4M3, FP8E5M2, MXFP4 };
+
+/// One qmm format: `group` elements per block of `blockBytes` bytes (fp8:
+/// group 1, one byte).
+struct PackedFormat {
+  PackedKind kind;
+  int bits;
+  int group;
+  bool symmetric;
+  int64_t blockBytes;
+};
+
+/// The format the C API's (kind, bits, group, symmetric) name, with the
+/// rules of qmm::FormatInfo::validate; false when they name none.
+bool packedFormat(int64_t kind, int64_t bits, int64_t group, int64_t symmetric,
+                  PackedFormat &out);
+/// Bytes of one packed row of `cols` elements.
+inline int64_t packedRowBytes(const PackedFormat &f, int64_t cols) {
+  return (cols + f.group - 1) / f.group * f.blockBytes;
+}
+/// Elements decodePacked handles at a time (a multiple of every group).
+constexpr int64_t kPackedUnit = 256;
+/// Decodes elements [k0, k0 + count) of the packed row `row` into `out`;
+/// k0 is a multiple of kPackedUnit and count <= kPackedUnit. Block formats
+/// write their whole last block (padding included), so `out` must hold
+/// kPackedUnit floats.
+void decodePacked(const PackedFormat &f, const uint8_t *row, int64_t k0,
+                  int64_t count, float *out);
+/// Quantizes one row of `cols` values into packedRowBytes(f, cols) bytes.
+void quantizePacked(const PackedFormat &f, const float *src, int64_t cols,
+                    uint8_t *dst);
+
 /// Runs body(begin, end) over [0, n) split into contiguous chunks, each a
 /// multiple of `grain` (but the last), that the threads take in order; runs
 /// inline when one thread is set or `work` (a rough operation count) is too

@@ -10,9 +10,10 @@ func.func @paged(%q: tensor<1x64xf32>, %k: tensor<1x32xf32>, %c: !kv.cache<1x4x6
 
 // -----
 
-func.func @mxfp4(%x: tensor<1x64xf32>, %w: !qmm.packed<8x64, #qmm.format<mxfp4>>) -> tensor<1x8xf32> {
+// Row-interleaved (tiled) packings are a layout for target back ends.
+func.func @tiled(%x: tensor<1x64xf32>, %w: !qmm.packed<8x64, #qmm.format<q4_0>, tile = 4>) -> tensor<1x8xf32> {
   // expected-error@+1 {{failed to legalize operation 'llm.linear'}}
-  %y = llm.linear %x, %w : tensor<1x64xf32>, !qmm.packed<8x64, #qmm.format<mxfp4>> -> tensor<1x8xf32>
+  %y = llm.linear %x, %w : tensor<1x64xf32>, !qmm.packed<8x64, #qmm.format<q4_0>, tile = 4> -> tensor<1x8xf32>
   return %y : tensor<1x8xf32>
 }
 

@@ -1,0 +1,410 @@
+//===- QuantizeWeights.cpp - the llmc-quantize-weights pass ---------------===//
+//
+// Part of llmc. Reads float weights from their files, optionally permutes
+// MLP channels so outliers share blocks, quantizes them with the kernels
+// library's reference quantizers (the same code the runtime would use) and
+// writes the packed bytes to one new file that the rewritten llm.weight ops
+// reference. The IR never holds weight data.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/llm/LLMOps.h"
+#include "dialects/qmm/QMMFormat.h"
+#include "llmc/Runtime/Kernels.h"
+#include "llmc/Transforms/Compression/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+namespace llmc {
+#define GEN_PASS_DEF_QUANTIZEWEIGHTS
+#include "llmc/Transforms/Compression/Passes.h.inc"
+} // namespace llmc
+
+using namespace mlir;
+using namespace llmc;
+
+namespace {
+
+/// Where packed weights start in the output file (cache-line aligned).
+constexpr int64_t kTensorAlignment = 64;
+
+/// A weight's target: a qmm format, or a float type to keep it in.
+struct Target {
+  std::optional<qmm::FormatInfo> format;
+  FloatType floatType; // set when !format
+};
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 31,
+           mant = h & 1023, bits;
+  if (exp == 31) {
+    bits = sign | 0x7f800000u | (mant << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else { // subnormal: normalize
+    int shift = 0;
+    while (!(mant & 1024)) {
+      mant <<= 1;
+      ++shift;
+    }
+    bits = sign | uint32_t(113 - shift) << 23 | ((mant & 1023) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  uint32_t sign = (x >> 16) & 0x8000;
+  int32_t exp = int32_t((x >> 23) & 255) - 127 + 15;
+  uint32_t mant = x & 0x7fffff;
+  if (((x >> 23) & 255) == 255)
+    return uint16_t(sign | 0x7c00 | (mant ? 0x200 : 0));
+  if (exp >= 31)
+    return uint16_t(sign | 0x7c00);
+  if (exp <= 0) {
+    if (exp < -10)
+      return uint16_t(sign);
+    mant |= 0x800000;
+    uint32_t shift = uint32_t(14 - exp);
+    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1),
+             mid = 1u << (shift - 1);
+    if (rest > mid || (rest == mid && (half & 1)))
+      ++half;
+    return uint16_t(sign | half);
+  }
+  uint32_t half = sign | uint32_t(exp) << 10 | (mant >> 13);
+  uint32_t rest = mant & 0x1fff;
+  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
+    ++half; // may carry into the exponent, which rounds up correctly
+  return uint16_t(half);
+}
+
+float bf16ToFloat(uint16_t h) {
+  uint32_t bits = uint32_t(h) << 16;
+  float f;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+uint16_t floatToBF16(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  if ((x & 0x7fffffff) > 0x7f800000)
+    return uint16_t((x >> 16) | 0x40);
+  return uint16_t((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+}
+
+/// A float weight's values, row-major.
+struct Loaded {
+  int64_t rows = 0, cols = 0;
+  std::vector<float> values;
+};
+
+/// A channel permutation to apply to a weight's rows or columns.
+struct Permutation {
+  std::shared_ptr<std::vector<int64_t>> order;
+  bool columns = false;
+};
+
+struct QuantizeWeightsPass
+    : llmc::impl::QuantizeWeightsBase<QuantizeWeightsPass> {
+  using QuantizeWeightsBase::QuantizeWeightsBase;
+
+  void runOnOperation() override;
+
+private:
+  FailureOr<Target> parseTarget(StringRef spec, MLIRContext *ctx);
+  FailureOr<Loaded> load(llm::WeightOp weight);
+  LogicalResult
+  planMLPReordering(ModuleOp module,
+                    llvm::StringMap<Permutation> &permutations);
+
+  // Shared, so that the pass stays copyable (clonePass).
+  llvm::StringMap<std::shared_ptr<llvm::MemoryBuffer>> files;
+};
+
+FailureOr<Target> QuantizeWeightsPass::parseTarget(StringRef spec,
+                                                   MLIRContext *ctx) {
+  Target target;
+  if (spec == "f32")
+    target.floatType = Float32Type::get(ctx);
+  else if (spec == "f16")
+    target.floatType = Float16Type::get(ctx);
+  else if (spec == "bf16")
+    target.floatType = BFloat16Type::get(ctx);
+  if (target.floatType)
+    return target;
+  std::string error;
+  target.format = qmm::parseFormatSpec(spec, error);
+  if (!target.format) {
+    getOperation().emitError("llmc-quantize-weights: ") << error;
+    return failure();
+  }
+  return target;
+}
+
+FailureOr<Loaded> QuantizeWeightsPass::load(llm::WeightOp weight) {
+  auto type = cast<RankedTensorType>(weight.getType());
+  StringRef file = weight.getFile();
+  auto &buffer = files[file];
+  if (!buffer) {
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> opened =
+        llvm::MemoryBuffer::getFile(file, /*IsText=*/false,
+                                    /*RequiresNullTerminator=*/false);
+    if (!opened) {
+      weight.emitOpError("cannot read weight file '")
+          << file << "': " << opened.getError().message();
+      return failure();
+    }
+    buffer = std::shared_ptr<llvm::MemoryBuffer>(std::move(*opened));
+  }
+  int64_t bytes = weight.getByteSize();
+  if (weight.getOffset() < 0 ||
+      uint64_t(weight.getOffset() + bytes) > buffer->getBufferSize()) {
+    weight.emitOpError("(")
+        << bytes << " bytes at offset " << weight.getOffset()
+        << ") lies outside '" << file << "' (" << buffer->getBufferSize()
+        << " bytes)";
+    return failure();
+  }
+  Loaded result;
+  result.rows = type.getDimSize(0);
+  result.cols = type.getDimSize(1);
+  int64_t n = type.getNumElements();
+  result.values.resize(n);
+  const char *data = buffer->getBufferStart() + weight.getOffset();
+  Type elt = type.getElementType();
+  if (elt.isF32()) {
+    std::memcpy(result.values.data(), data, n * 4);
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      uint16_t h;
+      std::memcpy(&h, data + 2 * i, 2);
+      result.values[i] = elt.isF16() ? halfToFloat(h) : bf16ToFloat(h);
+    }
+  }
+  return result;
+}
+
+/// The weight symbol an llm.linear reads, if it reads one directly.
+llm::WeightOp linearWeight(Value value, ModuleOp module) {
+  auto linear = value.getDefiningOp<llm::LinearOp>();
+  if (!linear)
+    return {};
+  auto get = linear.getWeight().getDefiningOp<llm::GetWeightOp>();
+  if (!get)
+    return {};
+  return module.lookupSymbol<llm::WeightOp>(get.getNameAttr());
+}
+
+void applyPermutation(Loaded &w, const Permutation &p) {
+  const std::vector<int64_t> &order = *p.order;
+  std::vector<float> out(w.values.size());
+  if (p.columns) {
+    for (int64_t r = 0; r < w.rows; ++r)
+      for (int64_t i = 0; i < w.cols; ++i)
+        out[r * w.cols + i] = w.values[r * w.cols + order[i]];
+  } else {
+    for (int64_t i = 0; i < w.rows; ++i)
+      std::memcpy(&out[i * w.cols], &w.values[order[i] * w.cols],
+                  w.cols * sizeof(float));
+  }
+  w.values = std::move(out);
+}
+
+LogicalResult QuantizeWeightsPass::planMLPReordering(
+    ModuleOp module, llvm::StringMap<Permutation> &permutations) {
+  // (gate, up, down) weight triples, each once.
+  SmallVector<std::array<llm::WeightOp, 3>> mlps;
+  llvm::StringSet<> seen;
+  module.walk([&](llm::SwiGLUOp swiglu) {
+    llm::WeightOp gate = linearWeight(swiglu.getGate(), module);
+    llm::WeightOp up = linearWeight(swiglu.getUp(), module);
+    llm::WeightOp down;
+    for (Operation *user : swiglu.getResult().getUsers())
+      if (auto linear = dyn_cast<llm::LinearOp>(user))
+        if (linear.getInput() == swiglu.getResult())
+          down = linearWeight(linear.getResult(), module);
+    if (!gate || !up || !down || !seen.insert(down.getSymName()).second)
+      return;
+    mlps.push_back({gate, up, down});
+  });
+  for (auto [gate, up, down] : mlps) {
+    auto types = {gate.getType(), up.getType(), down.getType()};
+    if (!llvm::all_of(types, [](Type t) { return isa<RankedTensorType>(t); })) {
+      down.emitWarning("reorder-outliers: MLP weights are already packed; "
+                       "channels left in place");
+      continue;
+    }
+    int64_t channels = cast<RankedTensorType>(down.getType()).getDimSize(1);
+    if (cast<RankedTensorType>(gate.getType()).getDimSize(0) != channels ||
+        cast<RankedTensorType>(up.getType()).getDimSize(0) != channels)
+      continue;
+    FailureOr<Loaded> d = load(down);
+    if (failed(d))
+      return failure();
+    // Column magnitude of the down projection: the channels whose values
+    // set the block scales of its rows.
+    std::vector<float> magnitude(channels, 0.0f);
+    for (int64_t r = 0; r < d->rows; ++r)
+      for (int64_t c = 0; c < channels; ++c)
+        magnitude[c] =
+            std::max(magnitude[c], std::fabs(d->values[r * channels + c]));
+    auto order = std::make_shared<std::vector<int64_t>>(channels);
+    std::iota(order->begin(), order->end(), 0);
+    std::sort(order->begin(), order->end(), [&](int64_t a, int64_t b) {
+      return magnitude[a] != magnitude[b] ? magnitude[a] > magnitude[b]
+                                          : a < b;
+    });
+    permutations[gate.getSymName()] = {order, false};
+    permutations[up.getSymName()] = {order, false};
+    permutations[down.getSymName()] = {order, true};
+  }
+  return success();
+}
+
+void QuantizeWeightsPass::runOnOperation() {
+  ModuleOp module = getOperation();
+  MLIRContext *ctx = module.getContext();
+  if (output.empty()) {
+    module.emitError("llmc-quantize-weights needs output=FILE (where the "
+                     "quantized weights are written)");
+    return signalPassFailure();
+  }
+  FailureOr<Target> defaultTarget = parseTarget(format, ctx);
+  if (failed(defaultTarget))
+    return signalPassFailure();
+  SmallVector<std::pair<llvm::GlobPattern, Target>> rules;
+  for (const std::string &entry : overrides) {
+    auto [pattern, spec] = StringRef(entry).split('=');
+    if (pattern.empty() || spec.empty()) {
+      module.emitError("llmc-quantize-weights: override '")
+          << entry << "' is not GLOB=FORMAT";
+      return signalPassFailure();
+    }
+    llvm::Expected<llvm::GlobPattern> glob = llvm::GlobPattern::create(pattern);
+    if (!glob) {
+      module.emitError("llmc-quantize-weights: override pattern '")
+          << pattern << "': " << llvm::toString(glob.takeError());
+      return signalPassFailure();
+    }
+    FailureOr<Target> target = parseTarget(spec, ctx);
+    if (failed(target))
+      return signalPassFailure();
+    rules.push_back({std::move(*glob), *target});
+  }
+  llvm::SmallString<256> outputPath(output);
+  llvm::sys::fs::make_absolute(outputPath);
+  for (auto weight : module.getOps<llm::WeightOp>()) {
+    llvm::SmallString<256> source(weight.getFile());
+    llvm::sys::fs::make_absolute(source);
+    if (source == outputPath) {
+      weight.emitOpError("reads '")
+          << weight.getFile()
+          << "', the file llmc-quantize-weights would overwrite";
+      return signalPassFailure();
+    }
+  }
+
+  llvm::StringMap<Permutation> permutations;
+  if (reorderOutliers && failed(planMLPReordering(module, permutations)))
+    return signalPassFailure();
+
+  std::error_code ec;
+  llvm::raw_fd_ostream out(outputPath, ec, llvm::sys::fs::OF_None);
+  if (ec) {
+    module.emitError("llmc-quantize-weights: cannot write '")
+        << output << "': " << ec.message();
+    return signalPassFailure();
+  }
+  int64_t offset = 0;
+  llvm::StringMap<Type> newTypes;
+  std::vector<uint8_t> packed;
+  for (auto weight : module.getOps<llm::WeightOp>()) {
+    auto type = dyn_cast<RankedTensorType>(weight.getType());
+    if (!type || type.getRank() != 2)
+      continue;
+    Target target = *defaultTarget;
+    for (auto &[glob, t] : rules)
+      if (glob.match(weight.getTensorName())) {
+        target = t;
+        break;
+      }
+    auto permutation = permutations.find(weight.getSymName());
+    bool permuted = permutation != permutations.end();
+    if (!target.format && target.floatType == type.getElementType() &&
+        !permuted)
+      continue;
+    FailureOr<Loaded> values = load(weight);
+    if (failed(values))
+      return signalPassFailure();
+    Loaded &w = *values;
+    if (permuted)
+      applyPermutation(w, permutation->second);
+    Type newType;
+    if (target.format) {
+      qmm::FormatInfo info = *target.format;
+      packed.assign(info.matrixBytes(w.rows, w.cols), 0);
+      if (llmc_quantize_rows(int64_t(info.kind), info.bits, info.group,
+                             info.symmetric, w.values.data(), w.rows, w.cols,
+                             packed.data()) != 0) {
+        weight.emitOpError("cannot be quantized to ") << qmm::formatSpec(info);
+        return signalPassFailure();
+      }
+      auto attr = qmm::FormatAttr::get(ctx, info.kind, info.bits, info.group,
+                                       info.symmetric);
+      newType = qmm::PackedType::get(type.getShape(), attr);
+    } else {
+      int64_t n = int64_t(w.values.size());
+      Type elt = target.floatType;
+      packed.resize(n * (elt.isF32() ? 4 : 2));
+      for (int64_t i = 0; i < n; ++i) {
+        if (elt.isF32()) {
+          std::memcpy(&packed[4 * i], &w.values[i], 4);
+          continue;
+        }
+        uint16_t h = elt.isF16() ? floatToHalf(w.values[i])
+                                 : floatToBF16(w.values[i]);
+        std::memcpy(&packed[2 * i], &h, 2);
+      }
+      newType = RankedTensorType::get(type.getShape(), elt);
+    }
+    int64_t aligned = llvm::alignTo(offset, kTensorAlignment);
+    out.write_zeros(aligned - offset);
+    out.write(reinterpret_cast<const char *>(packed.data()), packed.size());
+    offset = aligned + int64_t(packed.size());
+    weight.setType(newType);
+    weight.setFile(outputPath);
+    weight.setOffset(aligned);
+    newTypes[weight.getSymName()] = newType;
+  }
+  out.close();
+  if (out.has_error()) {
+    module.emitError("llmc-quantize-weights: writing '")
+        << output << "' failed: " << out.error().message();
+    out.clear_error();
+    return signalPassFailure();
+  }
+  module.walk([&](llm::GetWeightOp get) {
+    auto it = newTypes.find(get.getName());
+    if (it != newTypes.end())
+      get.getResult().setType(it->second);
+  });
+}
+
+} // namespace
