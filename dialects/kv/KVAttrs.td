@@ -56,4 +56,32 @@ def KV_PolicyAttr : AttrDef<KV_Dialect, "Policy"> {
   }];
 }
 
+def KV_KiviAttr : AttrDef<KV_Dialect, "Kivi"> {
+  let mnemonic = "kivi";
+  let summary = "KIVI cache storage: keys per channel, values per token";
+  let description = [{
+    A cache storage (in place of a float type or a `#qmm.format`) after KIVI
+    (Liu et al., 2024): keys are quantized per channel over groups of
+    `group` consecutive positions, values per token over runs of `group`
+    channels, both asymmetric `bits`-bit with an f16 scale and minimum per
+    group; the `residual` most recent positions stay in full precision and
+    older ones are flushed into quantized groups a whole group at a time.
+    Attention reads the quantized groups directly (no full-precision copy of
+    the cache). The byte layout is include/llmc/Runtime/KVLayout.h.
+
+    ```mlir
+    !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>>
+    ```
+  }];
+  let parameters = (ins "int64_t":$bits, "int64_t":$group,
+                        "int64_t":$residual);
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// Quantized bits per cached element, scales and minimums included
+    /// (the full-precision residual window excluded).
+    double getBitsPerElement() const;
+  }];
+}
+
 #endif // LLMC_KV_ATTRS_TD

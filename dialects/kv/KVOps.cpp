@@ -187,6 +187,44 @@ void PolicyAttr::print(AsmPrinter &printer) const {
 }
 
 //===----------------------------------------------------------------------===//
+// KiviAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult KiviAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                               int64_t bits, int64_t group, int64_t residual) {
+  if (bits != 2 && bits != 4 && bits != 8)
+    return emitError() << "KIVI bits must be 2, 4 or 8, got " << bits;
+  if (group < 8 || group > 256 || group % 8 != 0)
+    return emitError() << "KIVI group must be a multiple of 8 in [8, 256], "
+                          "got "
+                       << group;
+  if (residual < 0)
+    return emitError() << "KIVI residual window must be non-negative, got "
+                       << residual;
+  return success();
+}
+
+std::optional<runtime::KiviLayout> llmc::kv::kiviLayout(CacheType cache) {
+  KiviAttr kivi = cache.getKiviStorage();
+  if (!kivi)
+    return std::nullopt;
+  runtime::KiviLayout layout;
+  layout.layers = cache.getLayers();
+  layout.kvHeads = cache.getKvHeads();
+  layout.capacity = cache.getCapacity();
+  layout.headDim = cache.getHeadDim();
+  layout.bits = kivi.getBits();
+  layout.group = kivi.getGroup();
+  layout.residual = kivi.getResidual();
+  return layout;
+}
+
+double KiviAttr::getBitsPerElement() const {
+  // An f16 scale and an f16 minimum per group.
+  return double(getBits()) + 32.0 / double(getGroup());
+}
+
+//===----------------------------------------------------------------------===//
 // CacheType
 //===----------------------------------------------------------------------===//
 
@@ -200,9 +238,15 @@ qmm::FormatAttr CacheType::getQuantizedStorage() const {
   return dyn_cast<qmm::FormatAttr>(getStorage());
 }
 
+KiviAttr CacheType::getKiviStorage() const {
+  return dyn_cast<KiviAttr>(getStorage());
+}
+
 double CacheType::getBitsPerElement() const {
   if (FloatType f = getFloatStorage())
     return f.getWidth();
+  if (KiviAttr kivi = getKiviStorage())
+    return kivi.getBitsPerElement();
   return getQuantizedStorage().getBitsPerElement();
 }
 
@@ -255,9 +299,21 @@ LogicalResult CacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                          << " is a weight format (256-element super-blocks); "
                             "use int2/3/4/8, q8_0, q4_0, fp8 or mxfp4 for a "
                             "cache";
+  } else if (auto kivi = dyn_cast_or_null<KiviAttr>(storage)) {
+    int64_t channels = kvHeads * headDim;
+    if (channels % kivi.getGroup() != 0)
+      return emitError() << "KIVI group " << kivi.getGroup()
+                         << " does not divide the " << channels
+                         << " channels (KV heads x head dim) that values "
+                            "are quantized over";
+    if (kivi.getResidual() >= capacity)
+      return emitError() << "KIVI residual window of " << kivi.getResidual()
+                         << " positions is not smaller than the cache "
+                            "capacity "
+                         << capacity << " (nothing would be quantized)";
   } else {
-    return emitError() << "cache storage must be f32, f16, bf16 or a "
-                          "#qmm.format";
+    return emitError() << "cache storage must be f32, f16, bf16, a "
+                          "#qmm.format or a #kv.kivi";
   }
   if (blockSize < 0)
     return emitError() << "paged block size must be positive";
@@ -464,10 +520,11 @@ static LogicalResult verifyStorageChange(Operation *op, CacheType from,
     return op->emitOpError("may change only the storage of the cache; ")
            << "geometry, layout or policy differ between " << from << " and "
            << to;
-  bool fromOk = toQuantized ? bool(from.getFloatStorage())
-                            : bool(from.getQuantizedStorage());
-  bool toOk =
-      toQuantized ? bool(to.getQuantizedStorage()) : bool(to.getFloatStorage());
+  auto quantized = [](CacheType c) {
+    return c.getQuantizedStorage() || c.getKiviStorage();
+  };
+  bool fromOk = toQuantized ? bool(from.getFloatStorage()) : quantized(from);
+  bool toOk = toQuantized ? quantized(to) : bool(to.getFloatStorage());
   if (!fromOk || !toOk)
     return op->emitOpError(
         toQuantized ? "expects a float cache and a quantized result"

@@ -8,6 +8,7 @@
 #define LLMC_DIALECTS_KV_KVOPS_H
 
 #include "dialects/kv/KVDialect.h"
+#include "llmc/Runtime/KVLayout.h"
 #include "mlir/Bytecode/BytecodeOpInterface.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
@@ -15,5 +16,10 @@
 
 #define GET_OP_CLASSES
 #include "dialects/kv/KVOps.h.inc"
+
+namespace llmc::kv {
+/// The byte layout of a cache with KIVI storage, or nullopt for any other.
+std::optional<runtime::KiviLayout> kiviLayout(CacheType cache);
+} // namespace llmc::kv
 
 #endif // LLMC_DIALECTS_KV_KVOPS_H

@@ -15,8 +15,10 @@ def KV_CacheType : TypeDef<KV_Dialect, "Cache"> {
   let description = [{
     `!kv.cache<LAYERS x KV_HEADS x CAPACITY x HEAD_DIM, STORAGE [, LAYOUT] [, POLICY]>`
 
-    - STORAGE is `f32`, `f16`, `bf16` or a `#qmm.format` (int2/3/4/8,
-      q8_0, q4_0, fp8, mxfp4); K-quants are weight formats only.
+    - STORAGE is `f32`, `f16`, `bf16`, a `#qmm.format` (int2/3/4/8,
+      q8_0, q4_0, fp8, mxfp4; K-quants are weight formats only) or
+      `#kv.kivi<...>` (KIVI: keys per channel, values per token, a
+      full-precision residual window); `llmc-kv-quantize` sets the latter.
     - LAYOUT is `contiguous` (the default, omitted when printed) or
       `paged<BLOCK>` with BLOCK dividing CAPACITY.
     - POLICY is an optional `#kv.policy` that eviction follows.
@@ -39,8 +41,10 @@ def KV_CacheType : TypeDef<KV_Dialect, "Cache"> {
   let extraClassDeclaration = [{
     /// The float storage element type, or null for a quantized cache.
     ::mlir::FloatType getFloatStorage() const;
-    /// The quantized storage format, or null for a float cache.
+    /// The quantized storage format, or null for a float or KIVI cache.
     ::llmc::qmm::FormatAttr getQuantizedStorage() const;
+    /// The KIVI storage, or null.
+    KiviAttr getKiviStorage() const;
     bool isPaged() const { return getBlockSize() != 0; }
     /// Storage bits per cached element (scales included).
     double getBitsPerElement() const;

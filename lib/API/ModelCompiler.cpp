@@ -70,6 +70,34 @@ std::string llmc::api::validateQuantizeSpec(llvm::StringRef spec) {
   return "";
 }
 
+std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
+  auto bad = [&](const llvm::Twine &why) {
+    return ("'" + spec + "': " + why).str();
+  };
+  llvm::SmallVector<llvm::StringRef> parts;
+  spec.split(parts, '-');
+  llvm::StringRef head = parts.front();
+  if (!head.consume_front("kivi"))
+    return bad("expected kiviBITS[-gGROUP][-rRESIDUAL], e.g. kivi4 or "
+               "kivi2-g32-r64");
+  if (head.getAsInteger(10, out.bits) ||
+      (out.bits != 2 && out.bits != 4 && out.bits != 8))
+    return bad("KIVI bits must be 2, 4 or 8");
+  for (llvm::StringRef part : llvm::ArrayRef(parts).drop_front()) {
+    char key = part.empty() ? 0 : part.front();
+    int64_t value = 0;
+    if ((key != 'g' && key != 'r') || part.drop_front().getAsInteger(10, value))
+      return bad("'" + part + "' is not gGROUP or rRESIDUAL");
+    (key == 'g' ? out.group : out.residual) = value;
+  }
+  if (out.group < 8 || out.group > 256 || out.group % 8 != 0)
+    return bad("the group must be a multiple of 8 in [8, 256], got " +
+               llvm::Twine(out.group));
+  if (out.residual < 0)
+    return bad("the residual window must be non-negative");
+  return "";
+}
+
 /// The model's dimensions as recorded for the runtime.
 static runtime::ModelInfo describeModel(func::FuncOp prefill,
                                         llvm::StringRef source) {
@@ -82,6 +110,8 @@ static runtime::ModelInfo describeModel(func::FuncOp prefill,
       info.capacity = cache.getCapacity();
       info.headDim = cache.getHeadDim();
       info.kvBytesPerToken = cache.getBytesPerPosition();
+      if (std::optional<runtime::KiviLayout> kivi = kv::kiviLayout(cache))
+        info.cacheBytes = kivi->totalBytes();
     }
   auto logits = cast<RankedTensorType>(prefill.getResultTypes()[0]);
   info.vocabSize = logits.getDimSize(1);
@@ -110,7 +140,9 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     llvm::raw_string_ostream os(diagnostics);
     if (!diagnostics.empty())
       os << "\n";
-    os << diag.getLocation() << ": " << diag.str();
+    if (!isa<UnknownLoc>(diag.getLocation()))
+      os << diag.getLocation() << ": ";
+    os << diag.str();
     return success();
   });
 
@@ -126,6 +158,21 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
   auto prefill = (*module)->lookupSymbol<func::FuncOp>("prefill");
   if (!prefill)
     return fail(modelPath + ": the imported module has no @prefill");
+  if (!options.kv.empty()) {
+    stage("kv");
+    KVSpec spec;
+    if (std::string error = parseKVSpec(options.kv, spec); !error.empty())
+      return fail("--kv " + error);
+    KVQuantizeOptions kvOptions;
+    kvOptions.bits = spec.bits;
+    kvOptions.group = spec.group;
+    kvOptions.residual = spec.residual;
+    PassManager kvpm(&context);
+    kvpm.addPass(createKVQuantize(kvOptions));
+    if (failed(kvpm.run(**module)))
+      return fail(modelPath + ": KV-cache quantization failed: " +
+                  diagnostics);
+  }
   runtime::ModelInfo info = describeModel(prefill, absolute);
 
   if (!options.quantize.empty() || options.reorderOutliers) {
@@ -252,6 +299,7 @@ llmc::api::compileCached(llvm::StringRef modelPath,
   add(std::to_string(options.optLevel));
   add(options.quantize);
   add(options.reorderOutliers ? "reorder" : "");
+  add(options.kv);
   add(compilerIdentity());
   std::string key = llvm::toHex(hash.final(), /*LowerCase=*/true).substr(0, 24);
   std::string dir = cacheDirectory();

@@ -11,6 +11,7 @@
 #include "llmc/Driver/Driver.h"
 #include "llmc/Import/GGUF.h"
 #include "llmc/Runtime/Tokenizer.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
@@ -269,6 +270,7 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                    {"model", model},
                    {"quantize", compression.quantize},
                    {"reorder_outliers", compression.reorderOutliers},
+                   {"kv", compression.kv},
                    {"sequences", int64_t(seqs.size())},
                    {"tokens_per_sequence", tokens},
                    {"positions", positions},
@@ -280,11 +282,16 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
             << "\n";
     return 0;
   }
+  llvm::SmallVector<std::string> what;
+  if (!compression.quantize.empty())
+    what.push_back("weights " + compression.quantize);
+  if (compression.reorderOutliers)
+    what.push_back("reorder-outliers");
+  if (!compression.kv.empty())
+    what.push_back("KV " + compression.kv);
   ctx.out << "model " << model << ": " << seqs.size() << " sequences x "
           << tokens << " tokens, compressed with "
-          << (compression.quantize.empty() ? "(nothing)"
-                                           : compression.quantize)
-          << (compression.reorderOutliers ? " + reorder-outliers" : "")
+          << (what.empty() ? std::string("(nothing)") : llvm::join(what, " + "))
           << "\n";
   ctx.out << llvm::format("%-22s %14s %14s\n", "", "baseline", "compressed");
   ctx.out << llvm::format("%-22s %14lld %14lld\n", "weight bytes",

@@ -19,6 +19,10 @@ void llmc::driver::addCompressionOptions(ArgParser &parser,
                 "q4_0,output.weight=q8_0");
   parser.flag("--reorder-outliers", args.reorderOutliers,
               "permute MLP channels so outliers share quantization blocks");
+  parser.option("--kv", args.kv, "kiviBITS[-gGROUP][-rRESIDUAL]",
+                "quantize the KV cache KIVI-style (keys per channel, values "
+                "per token; 2, 4 or 8 bits, group default 32, full-precision "
+                "residual window default 128), e.g. kivi4 or kivi2-g32-r64");
 }
 
 std::optional<int> llmc::driver::applyCompressionOptions(
@@ -29,8 +33,15 @@ std::optional<int> llmc::driver::applyCompressionOptions(
     if (!error.empty())
       return parser.usageError(ctx, "--quantize: " + error);
   }
+  if (!args.kv.empty()) {
+    api::KVSpec spec;
+    std::string error = api::parseKVSpec(args.kv, spec);
+    if (!error.empty())
+      return parser.usageError(ctx, "--kv " + error);
+  }
   options.quantize = args.quantize;
   options.reorderOutliers = args.reorderOutliers;
+  options.kv = args.kv;
   return std::nullopt;
 }
 

@@ -43,7 +43,9 @@ MemRef<T, N> describe(T *data, const int64_t (&sizes)[N]) {
   return m;
 }
 
-using StepFn = void (*)(MemRef<int32_t, 1> *, MemRef<float, 5> *, int64_t,
+/// The cache argument is an f32 [2, L, H, C, D] memref, or the bytes of a
+/// KIVI cache (ModelInfo::cacheBytes > 0): a pointer to either descriptor.
+using StepFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t,
                         MemRef<uint8_t, 1> *, MemRef<float, 2> *);
 
 llvm::Error fail(const llvm::Twine &message) {
@@ -66,6 +68,7 @@ std::string ModelInfo::toJSON() const {
                        {"capacity", capacity},
                        {"weight_bytes", weightBytes},
                        {"kv_bytes_per_token", kvBytesPerToken},
+                       {"cache_bytes", cacheBytes},
                        {"weight_files", std::move(files)}};
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -95,6 +98,7 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
     return fail(origin + ": model info lacks the model's dimensions");
   info.weightBytes = o->getInteger("weight_bytes").value_or(0);
   info.kvBytesPerToken = o->getNumber("kv_bytes_per_token").value_or(0);
+  info.cacheBytes = o->getInteger("cache_bytes").value_or(0);
   if (const llvm::json::Array *files = o->getArray("weight_files"))
     for (const llvm::json::Value &v : *files) {
       const llvm::json::Object *f = v.getAsObject();
@@ -178,9 +182,12 @@ CompiledModel::load(llvm::StringRef libraryPath) {
 #endif
     }
   }
-  model->cache.assign(size_t(2 * mi.layers * mi.kvHeads * mi.capacity *
-                             mi.headDim),
-                      0.0f);
+  if (mi.cacheBytes > 0)
+    model->byteCache.assign(size_t(mi.cacheBytes), 0);
+  else
+    model->cache.assign(size_t(2 * mi.layers * mi.kvHeads * mi.capacity *
+                               mi.headDim),
+                        0.0f);
   model->logits.resize(size_t(mi.vocabSize));
   return std::move(model);
 }
@@ -209,10 +216,13 @@ CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
   auto ids = describe(const_cast<int32_t *>(tokens.data()), {steps});
   auto kv = describe(cache.data(), {2, info.layers, info.kvHeads,
                                     info.capacity, info.headDim});
+  auto kvBytes = describe(byteCache.data(), {info.cacheBytes});
+  void *kvArg = info.cacheBytes > 0 ? static_cast<void *>(&kvBytes)
+                                    : static_cast<void *>(&kv);
   auto w = describe(weights, {weightsSize});
   auto out = describe(logits.data(), {steps, info.vocabSize});
   auto fn = reinterpret_cast<StepFn>(steps == 1 ? decodeFn : prefillFn);
-  fn(&ids, &kv, position, &w, &out);
+  fn(&ids, kvArg, position, &w, &out);
   position += steps;
   return llvm::ArrayRef<float>(logits.data(), size_t(steps * info.vocabSize));
 }

@@ -32,10 +32,20 @@ struct CompileOptions {
   bool reorderOutliers = false;
   /// Where quantized weights are written; empty = `<output>.weights`.
   std::string weightsPath;
+  /// KV-cache compression: `kiviBITS[-gGROUP][-rRESIDUAL]` (llmc-kv-quantize,
+  /// e.g. "kivi4" or "kivi2-g32-r64"); empty = f32 cache.
+  std::string kv;
 };
 
 /// Checks a `--quantize` specification; returns an error message or "".
 std::string validateQuantizeSpec(llvm::StringRef spec);
+
+/// KIVI settings of a `--kv` specification.
+struct KVSpec {
+  int64_t bits = 4, group = 32, residual = 128;
+};
+/// Parses a `--kv` specification; returns an error message or "".
+std::string parseKVSpec(llvm::StringRef spec, KVSpec &out);
 
 /// Called when a compile stage starts ("import", "lower", "codegen").
 using ProgressFn = std::function<void(llvm::StringRef stage)>;

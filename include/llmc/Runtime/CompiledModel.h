@@ -39,6 +39,9 @@ struct ModelInfo {
   int64_t weightBytes = 0;
   /// Bytes the KV cache stores per position (keys and values, all layers).
   double kvBytesPerToken = 0;
+  /// Bytes of a cache that is not an f32 [2, L, H, C, D] array (a KIVI
+  /// cache, include/llmc/Runtime/KVLayout.h); 0 for the f32 cache.
+  int64_t cacheBytes = 0;
   std::vector<WeightFile> weightFiles;
 
   /// The JSON the compiler embeds, and its parser (errors name `origin`).
@@ -79,6 +82,7 @@ private:
   uint8_t *weights = nullptr;
   int64_t weightsSize = 0;
   std::vector<float> cache;
+  std::vector<uint8_t> byteCache;
   std::vector<float> logits;
   int64_t position = 0;
 };

@@ -117,6 +117,29 @@ void llmc_attention_f32(LLMC_MEMREF2(float, q), LLMC_MEMREF5(float, cache),
                         int64_t window, int64_t causal,
                         LLMC_MEMREF2(float, out));
 
+/// Appends T positions to layer `layer` of a KIVI-quantized cache and runs
+/// attention over it, with the masks and head mapping of llmc_attention_f32.
+/// `cache` holds the whole cache in the layout llmc::runtime::KiviLayout
+/// {layers, kvHeads, capacity, headDim, bits, group, residual} describes
+/// (include/llmc/Runtime/KVLayout.h). q is T x (H*D); k and v are T x
+/// (KVH*D), the (RoPE'd) keys and values of positions pos .. pos + T - 1.
+/// The call moves the token groups that leave the residual window into the
+/// quantized sections (keys per channel, values per token, asymmetric
+/// round-to-nearest codes with f16 scale and min), then stores the new rows
+/// in the ring. Attention reads this step's rows in full precision, older
+/// ones from where the layout keeps them; quantized records are used in
+/// place (no dequantized copy). Parameters the layout cannot hold (bits not
+/// 2/4/8, group not a multiple of 8 or not dividing KVH*D, pos + T >
+/// capacity, a cache buffer smaller than the layout, mismatched shapes) make
+/// it return at once, writing nothing.
+void llmc_attention_kivi(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
+                         LLMC_MEMREF2(float, v), LLMC_MEMREF1(uint8_t, cache),
+                         int64_t layer, int64_t pos, int64_t heads, float scale,
+                         int64_t window, int64_t causal, int64_t layers,
+                         int64_t kvHeads, int64_t capacity, int64_t headDim,
+                         int64_t bits, int64_t group, int64_t residual,
+                         LLMC_MEMREF2(float, out));
+
 /// Row-wise ops on T x N f32 rows (any row stride), results written to y
 /// (row-major), with the semantics of the llm ops of the same names:
 /// rms_norm by a weight at byte `weightOffset` of `w` (weightFormat 0 f32,

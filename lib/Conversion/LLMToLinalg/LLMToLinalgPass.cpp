@@ -10,6 +10,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llmc/Runtime/KVLayout.h"
 #include "llvm/Support/FileSystem.h"
 
 namespace llmc {
@@ -23,6 +24,12 @@ using namespace llmc;
 LLMTypeConverter::LLMTypeConverter() {
   addConversion([](Type type) { return type; });
   addConversion([](kv::CacheType cache) -> std::optional<Type> {
+    // A KIVI cache is the bytes of its layout (include/llmc/Runtime/
+    // KVLayout.h), only ever touched by llmc_attention_kivi.
+    if (!cache.isPaged())
+      if (std::optional<runtime::KiviLayout> layout = kv::kiviLayout(cache))
+        return RankedTensorType::get({layout->totalBytes()},
+                                     IntegerType::get(cache.getContext(), 8));
     FloatType elt = cache.getFloatStorage();
     if (!elt)
       return std::nullopt;

@@ -349,6 +349,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   matchAndRewrite(llm::AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     kv::CacheType cacheType = op.getCache().getType();
+    if (cacheType.getKiviStorage())
+      return rewriteKivi(op, adaptor, rewriter);
     if (!cacheType.getFloatStorage() || !cacheType.getFloatStorage().isF32() ||
         cacheType.isPaged())
       return rewriter.notifyMatchFailure(op, "kernel needs a contiguous f32 "
@@ -382,6 +384,56 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
         i64(op.getCausal() ? 1 : 0)};
     Value result = emitKernelCall(b, op, "llmc_attention_f32", {q}, scalars,
                                   op.getResult().getType());
+    rewriter.replaceOp(op, {result, cache});
+    return success();
+  }
+
+  /// Attention over a KIVI cache: one call appends the step's keys and
+  /// values (flushing full groups out of the residual window) and attends
+  /// over the quantized groups in place. The cache buffer is passed as a
+  /// read-only operand although the kernel writes it: the cache tensor is
+  /// the step's cache argument (restrict, writable) and no tensor op ever
+  /// writes it, so bufferization keeps it in that one buffer and the calls,
+  /// which are not reordered, see each other's writes. The op's new cache
+  /// value is the same tensor.
+  LogicalResult rewriteKivi(llm::AttentionOp op, OpAdaptor adaptor,
+                            ConversionPatternRewriter &rewriter) const {
+    kv::CacheType cacheType = op.getCache().getType();
+    std::optional<runtime::KiviLayout> layout = kv::kiviLayout(cacheType);
+    if (!layout || cacheType.isPaged())
+      return rewriter.notifyMatchFailure(op, "paged KIVI cache");
+    if (op.getScores())
+      return rewriter.notifyMatchFailure(op, "scores output not supported");
+    if (!isF32Matrix(op.getQueries().getType()) ||
+        !isF32Matrix(adaptor.getKeys().getType()) ||
+        !isF32Matrix(adaptor.getValues().getType()))
+      return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Value cache = adaptor.getCache();
+    auto bytes = b.getIntegerType(8);
+    Value cacheBuffer = readBuffer(
+        b, loc, op, MemRefType::get({layout->totalBytes()}, bytes), cache);
+    cacheBuffer = memref::CastOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, bytes), cacheBuffer);
+    auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
+    SmallVector<Value> scalars = {
+        cacheBuffer,
+        i64(op.getLayer()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   adaptor.getPosition()),
+        i64(op.getNumHeads()),
+        f32Const(b, loc, op.getScale().convertToDouble()),
+        i64(op.getWindow().value_or(0)),
+        i64(op.getCausal() ? 1 : 0)};
+    for (int64_t v : {layout->layers, layout->kvHeads, layout->capacity,
+                      layout->headDim, layout->bits, layout->group,
+                      layout->residual})
+      scalars.push_back(i64(v));
+    Value result = emitKernelCall(
+        b, op, "llmc_attention_kivi",
+        {adaptor.getQueries(), adaptor.getKeys(), adaptor.getValues()},
+        scalars, op.getResult().getType());
     rewriter.replaceOp(op, {result, cache});
     return success();
   }

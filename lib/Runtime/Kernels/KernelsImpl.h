@@ -71,6 +71,11 @@ static inline void q4kScaleMin(const uint8_t *scales, int is, int &sc,
 
 /// IEEE half to float.
 float halfToFloat(uint16_t h);
+/// The IEEE half nearest to f (ties to even); overflow gives infinity.
+uint16_t floatToHalf(float f);
+/// The nearest half to f, saturated at +-65504 instead of overflowing
+/// (a scale or offset stored as f16 then stays finite).
+uint16_t floatToHalfSaturated(float f);
 
 /// Decodes block `block` of `format` into `out` (blockShape().elements).
 void decodeBlockScalar(Format format, const uint8_t *block, float *out);

@@ -55,18 +55,10 @@
 
 using namespace llmc::kernels;
 
-namespace {
-
+/// The largest finite half.
 constexpr float kHalfMax = 65504.0f;
 
-uint16_t load16(const uint8_t *p) { return uint16_t(p[0] | p[1] << 8); }
-void store16(uint8_t *p, uint16_t v) {
-  p[0] = uint8_t(v);
-  p[1] = uint8_t(v >> 8);
-}
-
-/// The IEEE half nearest to f (ties to even); overflow gives infinity.
-uint16_t floatToHalf(float f) {
+uint16_t llmc::kernels::floatToHalf(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);
   uint16_t sign = uint16_t(bits >> 16 & 0x8000);
@@ -88,6 +80,18 @@ uint16_t floatToHalf(float f) {
   return uint16_t(sign | h);
 }
 
+uint16_t llmc::kernels::floatToHalfSaturated(float v) {
+  return floatToHalf(std::max(-kHalfMax, std::min(v, kHalfMax)));
+}
+
+namespace {
+
+uint16_t load16(const uint8_t *p) { return uint16_t(p[0] | p[1] << 8); }
+void store16(uint8_t *p, uint16_t v) {
+  p[0] = uint8_t(v);
+  p[1] = uint8_t(v >> 8);
+}
+
 /// The nearest half to v (>= 0), saturated at 65504.
 uint16_t halfNearest(float v) { return floatToHalf(std::min(v, kHalfMax)); }
 /// The smallest half >= v (>= 0), saturated at 65504.
@@ -97,10 +101,6 @@ uint16_t halfAtLeast(float v) {
   if (halfToFloat(h) < v)
     ++h;
   return h;
-}
-/// A signed value as the nearest half, saturated at +-65504.
-uint16_t halfSigned(float v) {
-  return floatToHalf(std::max(-kHalfMax, std::min(v, kHalfMax)));
 }
 
 /// nearbyint(v) clamped to [lo, hi]; NaN gives lo.
@@ -145,7 +145,7 @@ void quantizeQ4_0(const float *x, uint8_t *b) {
   for (int j = 0; j < 32; ++j)
     if (std::fabs(x[j]) > std::fabs(extreme))
       extreme = x[j];
-  uint16_t dh = halfSigned(extreme / -8.0f);
+  uint16_t dh = floatToHalfSaturated(extreme / -8.0f);
   store16(b, dh);
   float d = halfToFloat(dh);
   int q[32];
@@ -260,7 +260,7 @@ void quantizeInt(const PackedFormat &f, const float *x, uint8_t *b) {
       lo = std::min(lo, x[i]);
       hi = std::max(hi, x[i]);
     }
-    uint16_t mh = halfSigned(lo);
+    uint16_t mh = floatToHalfSaturated(lo);
     float m = halfToFloat(mh);
     uint16_t dh = halfNearest(std::max(0.0f, (hi - m) / float(top)));
     store16(b, dh);

@@ -142,7 +142,7 @@ func.func private @f64_storage(!kv.cache<5x4x512x8, f64>)
 
 // -----
 
-// expected-error@+1 {{cache storage must be f32, f16, bf16 or a #qmm.format}}
+// expected-error@+1 {{cache storage must be f32, f16, bf16, a #qmm.format or a #kv.kivi}}
 func.func private @attr_storage(!kv.cache<5x4x512x8, 8 : i32>)
 
 // -----
@@ -515,3 +515,18 @@ func.func @policy_key_twice(%c: !kv.cache<5x4x512x8, f32, #kv.policy<window, rec
 func.func @snapkv_recent(%c: !kv.cache<5x4x512x8, f32, #kv.policy<snapkv, heavy = 32, observe = 8, recent = 8>>) {
   return
 }
+
+// -----
+
+// expected-error@+1 {{KIVI bits must be 2, 4 or 8, got 3}}
+func.func private @kivi_bits(!kv.cache<5x4x512x8, #kv.kivi<bits = 3, group = 32, residual = 128>>)
+
+// -----
+
+// expected-error@+1 {{KIVI group 64 does not divide the 32 channels}}
+func.func private @kivi_group(!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 64, residual = 128>>)
+
+// -----
+
+// expected-error@+1 {{KIVI residual window of 512 positions is not smaller than the cache capacity 512}}
+func.func private @kivi_residual(!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 512>>)

@@ -96,6 +96,9 @@ func.func @quantize(%c: !kv.cache<5x4x512x8, f16>, %p: !kv.cache<5x4x512x8, f32,
   // Layout and policy are kept.
   // CHECK: kv.quantize %{{.*}} : !kv.cache<5x4x512x8, f32, paged<16>, #kv.policy<window, recent = 64>> -> !kv.cache<5x4x512x8, #qmm.format<fp8_e4m3>, paged<16>, #kv.policy<window, recent = 64>>
   %1 = kv.quantize %p : !kv.cache<5x4x512x8, f32, paged<16>, #kv.policy<window, recent = 64>> -> !kv.cache<5x4x512x8, #qmm.format<fp8_e4m3>, paged<16>, #kv.policy<window, recent = 64>>
+  // KIVI storage (keys per channel, values per token, a residual window).
+  // CHECK: kv.quantize %{{.*}} : !kv.cache<5x4x512x8, f16> -> !kv.cache<5x4x512x8, #kv.kivi<bits = 2, group = 32, residual = 64>>
+  %2 = kv.quantize %c : !kv.cache<5x4x512x8, f16> -> !kv.cache<5x4x512x8, #kv.kivi<bits = 2, group = 32, residual = 64>>
   return
 }
 

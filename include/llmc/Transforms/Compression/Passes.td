@@ -51,4 +51,35 @@ def QuantizeWeights : Pass<"llmc-quantize-weights", "::mlir::ModuleOp"> {
   ];
 }
 
+def KVQuantize : Pass<"llmc-kv-quantize", "::mlir::ModuleOp"> {
+  let summary = "Store the KV cache KIVI-style (per-channel keys, per-token values)";
+  let description = [{
+    Gives every float `!kv.cache` in the module (function signatures, ops,
+    block arguments) the storage `#kv.kivi<bits, group, residual>`: keys
+    quantized per channel over groups of `group` positions, values per
+    token over runs of `group` channels, asymmetric with an f16 scale and
+    minimum per group, and the `residual` most recent positions kept in full
+    precision. Layout and eviction policy are kept. The CPU lowering turns
+    attention over such a cache into one kernel call that appends the step's
+    keys and values (flushing full groups out of the residual window) and
+    attends over the quantized groups directly.
+
+    ```
+    llmc-opt --llmc-kv-quantize='bits=2 group=32 residual=64' model.mlir
+    ```
+
+    Errors: bits other than 2/4/8, a group that is not a multiple of 8 in
+    [8, 256] or does not divide KV_HEADS x HEAD_DIM, a residual window not
+    smaller than the capacity, a cache that is already quantized.
+  }];
+  let options = [
+    Option<"bits", "bits", "int64_t", /*default=*/"4",
+           "Bits per quantized key and value (2, 4 or 8)">,
+    Option<"group", "group", "int64_t", /*default=*/"32",
+           "Positions per key group and channels per value group">,
+    Option<"residual", "residual", "int64_t", /*default=*/"128",
+           "Most recent positions kept in full precision">
+  ];
+}
+
 #endif // LLMC_TRANSFORMS_COMPRESSION_PASSES_TD

@@ -1,0 +1,78 @@
+//===- KVLayout.h - byte layout of a KIVI-quantized KV cache ----*- C++ -*-===//
+//
+// Part of llmc. The one definition of where a KIVI cache
+// (`!kv.cache<..., #kv.kivi<bits = B, group = G, residual = R>>`) keeps its
+// bytes, shared by the compiler (which sizes the cache buffer and records it
+// for the runtime) and the kernel (llmc_attention_kivi) that reads and
+// writes it. Header-only and dependency-free.
+//
+// Per layer, three 64-byte aligned sections over the C = KV_HEADS x HEAD_DIM
+// channels of a position:
+//  - keys, quantized per channel: for every group of G consecutive positions
+//    (token group g) and channel c, a record {f16 scale, f16 min, G codes};
+//    code i is position g*G + i. Record index g * C + c.
+//  - values, quantized per token: for every position p and every run of G
+//    consecutive channels j, a record {f16 scale, f16 min, G codes}; code i
+//    is channel j*G + i. Record index p * (C / G) + j.
+//  - the full-precision residual: a ring of R + G slots, slot p % (R + G)
+//    holding position p's keys (C f32) then its values (C f32).
+// Codes are B-bit unsigned, packed LSB-first (code i at bit i*B of the
+// record's code bytes); a value is min + scale * code.
+//
+// After `len` positions, the first quantizedCount(len) = G * floor((len -
+// R) / G) positions (0 while len <= R) live in the quantized sections and
+// the rest (fewer than R + G) in the ring: the R most recent positions are
+// always exact, and older ones are flushed a whole group at a time.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_KVLAYOUT_H
+#define LLMC_RUNTIME_KVLAYOUT_H
+
+#include <cstdint>
+
+namespace llmc::runtime {
+
+struct KiviLayout {
+  int64_t layers = 0, kvHeads = 0, capacity = 0, headDim = 0;
+  int64_t bits = 4, group = 32, residual = 128;
+
+  static constexpr int64_t align(int64_t n) { return (n + 63) & ~int64_t(63); }
+  int64_t channels() const { return kvHeads * headDim; }
+  int64_t ringSlots() const { return residual + group; }
+  int64_t codeBytes() const { return group * bits / 8; }
+  /// f16 scale, f16 min, then the codes.
+  int64_t recordBytes() const { return 4 + codeBytes(); }
+  int64_t tokenGroups() const { return (capacity + group - 1) / group; }
+  int64_t keyBytes() const {
+    return tokenGroups() * channels() * recordBytes();
+  }
+  int64_t valueBytes() const {
+    return capacity * (channels() / group) * recordBytes();
+  }
+  int64_t ringBytes() const { return ringSlots() * 2 * channels() * 4; }
+  int64_t layerBytes() const {
+    return align(keyBytes()) + align(valueBytes()) + align(ringBytes());
+  }
+  int64_t totalBytes() const { return layers * layerBytes(); }
+  int64_t keyOffset(int64_t layer) const { return layer * layerBytes(); }
+  int64_t valueOffset(int64_t layer) const {
+    return keyOffset(layer) + align(keyBytes());
+  }
+  int64_t ringOffset(int64_t layer) const {
+    return valueOffset(layer) + align(valueBytes());
+  }
+  int64_t quantizedCount(int64_t len) const {
+    return len > residual ? (len - residual) / group * group : 0;
+  }
+  /// Quantized bytes one position adds over all layers (keys and values,
+  /// scales included), the ring excluded: the cost of a long context.
+  double bytesPerPosition() const {
+    double perChannel = double(bits) / 8.0 + 4.0 / double(group);
+    return double(layers) * 2.0 * double(channels()) * perChannel;
+  }
+};
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_KVLAYOUT_H
