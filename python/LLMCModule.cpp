@@ -145,7 +145,7 @@ void bindRuntime(py::module_ &m) {
           "vocab_size",
           [](PyCompiled &c) { return c.model->getInfo().vocabSize; })
       .def_property_readonly(
-          "context", [](PyCompiled &c) { return c.model->getInfo().capacity; })
+          "context", [](PyCompiled &c) { return c.model->getInfo().contextLength(); })
       .def_property_readonly(
           "position", [](PyCompiled &c) { return c.model->getPosition(); })
       .def("reset", [](PyCompiled &c) { c.model->reset(); })

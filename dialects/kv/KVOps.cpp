@@ -219,6 +219,18 @@ std::optional<runtime::KiviLayout> llmc::kv::kiviLayout(CacheType cache) {
   return layout;
 }
 
+std::optional<runtime::EvictLayout> llmc::kv::evictLayout(CacheType cache) {
+  FloatType storage = cache.getFloatStorage();
+  if (!cache.getPolicy() || !storage || !storage.isF32())
+    return std::nullopt;
+  runtime::EvictLayout layout;
+  layout.layers = cache.getLayers();
+  layout.kvHeads = cache.getKvHeads();
+  layout.slots = cache.getCapacity();
+  layout.headDim = cache.getHeadDim();
+  return layout;
+}
+
 double KiviAttr::getBitsPerElement() const {
   // An f16 scale and an f16 minimum per group.
   return double(getBits()) + 32.0 / double(getGroup());

@@ -20,6 +20,8 @@
 namespace llmc::kv {
 /// The byte layout of a cache with KIVI storage, or nullopt for any other.
 std::optional<runtime::KiviLayout> kiviLayout(CacheType cache);
+/// The byte layout of an f32 cache with an eviction policy, or nullopt.
+std::optional<runtime::EvictLayout> evictLayout(CacheType cache);
 } // namespace llmc::kv
 
 #endif // LLMC_DIALECTS_KV_KVOPS_H

@@ -71,30 +71,95 @@ std::string llmc::api::validateQuantizeSpec(llvm::StringRef spec) {
 }
 
 std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
-  auto bad = [&](const llvm::Twine &why) {
-    return ("'" + spec + "': " + why).str();
-  };
-  llvm::SmallVector<llvm::StringRef> parts;
-  spec.split(parts, '-');
-  llvm::StringRef head = parts.front();
-  if (!head.consume_front("kivi"))
-    return bad("expected kiviBITS[-gGROUP][-rRESIDUAL], e.g. kivi4 or "
-               "kivi2-g32-r64");
-  if (head.getAsInteger(10, out.bits) ||
-      (out.bits != 2 && out.bits != 4 && out.bits != 8))
-    return bad("KIVI bits must be 2, 4 or 8");
-  for (llvm::StringRef part : llvm::ArrayRef(parts).drop_front()) {
-    char key = part.empty() ? 0 : part.front();
-    int64_t value = 0;
-    if ((key != 'g' && key != 'r') || part.drop_front().getAsInteger(10, value))
-      return bad("'" + part + "' is not gGROUP or rRESIDUAL");
-    (key == 'g' ? out.group : out.residual) = value;
+  llvm::SmallVector<llvm::StringRef> items;
+  spec.split(items, ',');
+  for (llvm::StringRef item : items) {
+    auto bad = [&](const llvm::Twine &why) {
+      return ("'" + item + "': " + why).str();
+    };
+    llvm::SmallVector<llvm::StringRef> parts;
+    item.split(parts, '-');
+    llvm::StringRef head = parts.front();
+    auto options = llvm::ArrayRef(parts).drop_front();
+    if (head.consume_front("kivi")) {
+      out.kivi = true;
+      if (head.getAsInteger(10, out.bits) ||
+          (out.bits != 2 && out.bits != 4 && out.bits != 8))
+        return bad("KIVI bits must be 2, 4 or 8");
+      for (llvm::StringRef part : options) {
+        char key = part.empty() ? 0 : part.front();
+        int64_t value = 0;
+        if ((key != 'g' && key != 'r') ||
+            part.drop_front().getAsInteger(10, value))
+          return bad("'" + part + "' is not gGROUP or rRESIDUAL");
+        (key == 'g' ? out.group : out.residual) = value;
+      }
+      if (out.group < 8 || out.group > 256 || out.group % 8 != 0)
+        return bad("the group must be a multiple of 8 in [8, 256], got " +
+                   llvm::Twine(out.group));
+      if (out.residual < 0)
+        return bad("the residual window must be non-negative");
+      continue;
+    }
+    if (head == "window" || head == "h2o") {
+      out.policy = head.str();
+      for (llvm::StringRef part : options) {
+        if (part == "pyramid") {
+          out.pyramid = true;
+          continue;
+        }
+        char key = part.empty() ? 0 : part.front();
+        int64_t value = 0;
+        if ((key != 'b' && key != 's' && key != 'r') ||
+            part.drop_front().getAsInteger(10, value) || value < 0)
+          return bad("'" + part + "' is not bBUDGET, sSINKS, rRECENT or "
+                                  "pyramid");
+        (key == 'b' ? out.budget : key == 's' ? out.sinks : out.recent) =
+            value;
+      }
+      if (out.budget <= 0)
+        return bad("give the budget, e.g. " + head + "-b128");
+      continue;
+    }
+    return bad("expected kiviBITS[-gGROUP][-rRESIDUAL] or "
+               "window|h2o-bBUDGET[-sSINKS][-rRECENT][-pyramid], e.g. kivi4, "
+               "h2o-b128");
   }
-  if (out.group < 8 || out.group > 256 || out.group % 8 != 0)
-    return bad("the group must be a multiple of 8 in [8, 256], got " +
-               llvm::Twine(out.group));
-  if (out.residual < 0)
-    return bad("the residual window must be non-negative");
+  return "";
+}
+
+/// The llmc-kv-evict options of a `--kv` policy on a model of `layers`
+/// layers, or an error message.
+static std::string evictOptions(const api::KVSpec &spec, int64_t layers,
+                                KVEvictOptions &options) {
+  bool window = spec.policy == "window";
+  options.policy = spec.policy;
+  options.sinks = spec.sinks >= 0 ? spec.sinks : window ? 4 : 0;
+  int64_t budget = spec.budget;
+  if (window) {
+    options.recent = budget - options.sinks;
+    options.heavy = 0;
+  } else {
+    options.recent = spec.recent >= 0 ? spec.recent : budget / 2;
+    options.heavy = budget - options.sinks - options.recent;
+  }
+  if ((window ? options.recent : options.heavy) <= 0)
+    return ("--kv " + spec.policy + ": a budget of " + llvm::Twine(budget) +
+            " leaves no room beyond " +
+            llvm::Twine(window ? options.sinks
+                               : options.sinks + options.recent) +
+            " sinks and recent positions")
+        .str();
+  if (spec.pyramid && layers > 1) {
+    // 1.5x at layer 0 down to 0.5x at the last layer: the same total.
+    for (int64_t l = 0; l < layers; ++l) {
+      double scale = 1.5 - double(l) / double(layers - 1);
+      options.layerBudgets.push_back(
+          std::max<int64_t>(window ? options.sinks + 1
+                                   : options.sinks + options.recent + 1,
+                            int64_t(std::llround(scale * double(budget)))));
+    }
+  }
   return "";
 }
 
@@ -112,6 +177,8 @@ static runtime::ModelInfo describeModel(func::FuncOp prefill,
       info.kvBytesPerToken = cache.getBytesPerPosition();
       if (std::optional<runtime::KiviLayout> kivi = kv::kiviLayout(cache))
         info.cacheBytes = kivi->totalBytes();
+      if (std::optional<runtime::EvictLayout> evict = kv::evictLayout(cache))
+        info.cacheBytes = evict->totalBytes();
     }
   auto logits = cast<RankedTensorType>(prefill.getResultTypes()[0]);
   info.vocabSize = logits.getDimSize(1);
@@ -158,22 +225,36 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
   auto prefill = (*module)->lookupSymbol<func::FuncOp>("prefill");
   if (!prefill)
     return fail(modelPath + ": the imported module has no @prefill");
+  runtime::ModelInfo info = describeModel(prefill, absolute);
   if (!options.kv.empty()) {
     stage("kv");
     KVSpec spec;
     if (std::string error = parseKVSpec(options.kv, spec); !error.empty())
       return fail("--kv " + error);
-    KVQuantizeOptions kvOptions;
-    kvOptions.bits = spec.bits;
-    kvOptions.group = spec.group;
-    kvOptions.residual = spec.residual;
     PassManager kvpm(&context);
-    kvpm.addPass(createKVQuantize(kvOptions));
+    if (!spec.policy.empty()) {
+      KVEvictOptions evict;
+      if (std::string error = evictOptions(spec, info.layers, evict);
+          !error.empty())
+        return fail(error);
+      kvpm.addPass(createKVEvict(evict));
+    }
+    if (spec.kivi) {
+      KVQuantizeOptions kivi;
+      kivi.bits = spec.bits;
+      kivi.group = spec.group;
+      kivi.residual = spec.residual;
+      kvpm.addPass(createKVQuantize(kivi));
+    }
     if (failed(kvpm.run(**module)))
-      return fail(modelPath + ": KV-cache quantization failed: " +
+      return fail(modelPath + ": KV-cache compression failed: " +
                   diagnostics);
+    // The sequence may still grow to the original capacity (the model's
+    // context); an evicting cache just holds fewer positions of it.
+    int64_t context = info.capacity;
+    info = describeModel(prefill, absolute);
+    info.maxPositions = context;
   }
-  runtime::ModelInfo info = describeModel(prefill, absolute);
 
   if (!options.quantize.empty() || options.reorderOutliers) {
     stage("quantize");

@@ -280,10 +280,10 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   double compileSeconds = loaded->compileSeconds;
   const runtime::ModelInfo &info = runner.getInfo();
   runtime::CompiledModel::setThreads(threads);
-  if (promptTokens + genTokens > info.capacity)
+  if (promptTokens + genTokens > info.contextLength())
     return ctx.fail("--prompt-tokens + --gen-tokens = " +
                     llvm::Twine(promptTokens + genTokens) +
-                    " exceeds the context of " + llvm::Twine(info.capacity) +
+                    " exceeds the context of " + llvm::Twine(info.contextLength()) +
                     " tokens (see --context)");
 
   llvm::Expected<WeightStats> stats = readWeightStats(info.source);

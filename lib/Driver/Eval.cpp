@@ -125,10 +125,10 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
   runtime::CompiledModel &baseModel = *base->model,
                          &compModel = *compressed->model;
   const runtime::ModelInfo &info = baseModel.getInfo();
-  if (tokens > info.capacity)
+  if (tokens > info.contextLength())
     return parser.usageError(ctx, "--tokens " + llvm::Twine(tokens) +
                                       " exceeds the context of " +
-                                      llvm::Twine(info.capacity) +
+                                      llvm::Twine(info.contextLength()) +
                                       " tokens (see --context)");
 
   std::string vocabulary = tokenizerPath.empty() ? info.source : tokenizerPath;
@@ -263,6 +263,7 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
       return llvm::json::Object{{"perplexity", s.perplexity()},
                                 {"weight_bytes", i.weightBytes},
                                 {"kv_bytes_per_token", i.kvBytesPerToken},
+                                {"kv_cache_bytes", i.cacheSize()},
                                 {"decode_tokens_per_second",
                                  s.tokensPerSecond()}};
     };
@@ -299,6 +300,9 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                           (long long)compInfo.weightBytes);
   ctx.out << llvm::format("%-22s %14.1f %14.1f\n", "KV bytes per token",
                           info.kvBytesPerToken, compInfo.kvBytesPerToken);
+  ctx.out << llvm::format("%-22s %14lld %14lld\n", "KV cache bytes",
+                          (long long)info.cacheSize(),
+                          (long long)compInfo.cacheSize());
   ctx.out << llvm::format("%-22s %14.4f %14.4f\n", "perplexity",
                           baseStats.perplexity(), compStats.perplexity());
   ctx.out << llvm::format("%-22s %14.1f %14.1f\n", "decode tokens/s",

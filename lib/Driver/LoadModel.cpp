@@ -19,10 +19,14 @@ void llmc::driver::addCompressionOptions(ArgParser &parser,
                 "q4_0,output.weight=q8_0");
   parser.flag("--reorder-outliers", args.reorderOutliers,
               "permute MLP channels so outliers share quantization blocks");
-  parser.option("--kv", args.kv, "kiviBITS[-gGROUP][-rRESIDUAL]",
-                "quantize the KV cache KIVI-style (keys per channel, values "
-                "per token; 2, 4 or 8 bits, group default 32, full-precision "
-                "residual window default 128), e.g. kivi4 or kivi2-g32-r64");
+  parser.option("--kv", args.kv, "SPEC",
+                "compress the KV cache: kiviBITS[-gGROUP][-rRESIDUAL] "
+                "quantizes it KIVI-style (keys per channel, values per token; "
+                "2, 4 or 8 bits, group default 32, full-precision window "
+                "default 128), e.g. kivi4; window|h2o-bBUDGET[-sSINKS]"
+                "[-rRECENT][-pyramid] bounds it to BUDGET positions per layer "
+                "(attention sinks + recent window, or H2O heavy hitters), "
+                "e.g. h2o-b128");
 }
 
 std::optional<int> llmc::driver::applyCompressionOptions(

@@ -110,11 +110,11 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   std::vector<int32_t> ids = tokenizer->encode(prompt, /*addBos=*/true);
   if (ids.empty())
     return ctx.fail("the prompt encodes to no tokens");
-  if (int64_t(ids.size()) > info.capacity)
+  if (int64_t(ids.size()) > info.contextLength())
     return ctx.fail("prompt of " + llvm::Twine(ids.size()) +
                     " tokens exceeds the context of " +
-                    llvm::Twine(info.capacity) + " tokens");
-  maxTokens = std::min<int64_t>(maxTokens, info.capacity - int64_t(ids.size()));
+                    llvm::Twine(info.contextLength()) + " tokens");
+  maxTokens = std::min<int64_t>(maxTokens, info.contextLength() - int64_t(ids.size()));
 
   runtime::SamplingOptions sampling;
   sampling.temperature = temperature;

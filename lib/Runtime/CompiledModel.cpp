@@ -69,6 +69,7 @@ std::string ModelInfo::toJSON() const {
                        {"weight_bytes", weightBytes},
                        {"kv_bytes_per_token", kvBytesPerToken},
                        {"cache_bytes", cacheBytes},
+                       {"max_positions", maxPositions},
                        {"weight_files", std::move(files)}};
   std::string s;
   llvm::raw_string_ostream os(s);
@@ -99,6 +100,7 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
   info.weightBytes = o->getInteger("weight_bytes").value_or(0);
   info.kvBytesPerToken = o->getNumber("kv_bytes_per_token").value_or(0);
   info.cacheBytes = o->getInteger("cache_bytes").value_or(0);
+  info.maxPositions = o->getInteger("max_positions").value_or(0);
   if (const llvm::json::Array *files = o->getArray("weight_files"))
     for (const llvm::json::Value &v : *files) {
       const llvm::json::Object *f = v.getAsObject();
@@ -201,10 +203,10 @@ CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
   int64_t steps = int64_t(tokens.size());
   if (steps == 0)
     return fail("no tokens to run");
-  if (position + steps > info.capacity)
+  if (position + steps > info.contextLength())
     return fail(llvm::formatv("{0} tokens at position {1} exceed the context "
                               "of {2} tokens",
-                              steps, position, info.capacity)
+                              steps, position, info.contextLength())
                     .str());
   for (int32_t t : tokens)
     if (t < 0 || t >= info.vocabSize)

@@ -32,17 +32,29 @@ struct CompileOptions {
   bool reorderOutliers = false;
   /// Where quantized weights are written; empty = `<output>.weights`.
   std::string weightsPath;
-  /// KV-cache compression: `kiviBITS[-gGROUP][-rRESIDUAL]` (llmc-kv-quantize,
-  /// e.g. "kivi4" or "kivi2-g32-r64"); empty = f32 cache.
+  /// KV-cache compression, comma-separated parts: KIVI quantization
+  /// `kiviBITS[-gGROUP][-rRESIDUAL]` (llmc-kv-quantize, e.g. "kivi4") and/or
+  /// an eviction policy `window|h2o-bBUDGET[-sSINKS][-rRECENT][-pyramid]`
+  /// (llmc-kv-evict, e.g. "h2o-b128"); empty = the f32 cache.
   std::string kv;
 };
 
 /// Checks a `--quantize` specification; returns an error message or "".
 std::string validateQuantizeSpec(llvm::StringRef spec);
 
-/// KIVI settings of a `--kv` specification.
+/// The settings of a `--kv` specification.
 struct KVSpec {
+  bool kivi = false;
   int64_t bits = 4, group = 32, residual = 128;
+  /// "", "window" or "h2o".
+  std::string policy;
+  /// Positions kept per layer (the mean over layers with `pyramid`);
+  /// sinks and recent of -1 take the policy's defaults (window: 4 sinks,
+  /// the rest recent; h2o: no sinks, half the budget recent).
+  int64_t budget = 0, sinks = -1, recent = -1;
+  /// PyramidKV-style budgets: 1.5x the budget at the first layer down to
+  /// 0.5x at the last, linearly (same total).
+  bool pyramid = false;
 };
 /// Parses a `--kv` specification; returns an error message or "".
 std::string parseKVSpec(llvm::StringRef spec, KVSpec &out);

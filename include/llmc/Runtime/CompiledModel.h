@@ -42,7 +42,20 @@ struct ModelInfo {
   /// Bytes of a cache that is not an f32 [2, L, H, C, D] array (a KIVI
   /// cache, include/llmc/Runtime/KVLayout.h); 0 for the f32 cache.
   int64_t cacheBytes = 0;
+  /// Positions a sequence may reach when that is more than the cache
+  /// capacity (a cache under an eviction policy); 0 = the capacity.
+  int64_t maxPositions = 0;
   std::vector<WeightFile> weightFiles;
+
+  /// Bytes of the whole KV cache as allocated (at the compiled capacity).
+  int64_t cacheSize() const {
+    return cacheBytes > 0 ? cacheBytes
+                          : 2 * layers * kvHeads * capacity * headDim * 4;
+  }
+  /// The longest sequence the model runs.
+  int64_t contextLength() const {
+    return maxPositions > 0 ? maxPositions : capacity;
+  }
 
   /// The JSON the compiler embeds, and its parser (errors name `origin`).
   std::string toJSON() const;

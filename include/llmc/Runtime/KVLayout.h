@@ -73,6 +73,30 @@ struct KiviLayout {
   }
 };
 
+/// The byte layout of an f32 cache under an eviction policy
+/// (`!kv.cache<L x H x SLOTS x D, f32, #kv.policy<...>>`): SLOTS physical
+/// positions per layer and KV head, each holding some earlier position of
+/// the sequence. Per layer, per KV head, four arrays of SLOTS entries:
+/// keys (SLOTS x D f32), values (SLOTS x D f32), the position a slot holds
+/// (i32) and its accumulated attention mass (f32, H2O). A layer with
+/// budget B uses the first B slots; after `len` positions it holds
+/// min(len, B) of them (one is evicted per new position once full).
+struct EvictLayout {
+  int64_t layers = 0, kvHeads = 0, slots = 0, headDim = 0;
+
+  int64_t headBytes() const { return slots * (2 * headDim + 2) * 4; }
+  int64_t layerBytes() const { return kvHeads * headBytes(); }
+  int64_t totalBytes() const { return layers * layerBytes(); }
+  int64_t headOffset(int64_t layer, int64_t kvHead) const {
+    return layer * layerBytes() + kvHead * headBytes();
+  }
+  /// Byte offsets of the four arrays inside a head's section.
+  int64_t keysOffset() const { return 0; }
+  int64_t valuesOffset() const { return slots * headDim * 4; }
+  int64_t positionsOffset() const { return 2 * slots * headDim * 4; }
+  int64_t scoresOffset() const { return (2 * headDim + 1) * slots * 4; }
+};
+
 } // namespace llmc::runtime
 
 #endif // LLMC_RUNTIME_KVLAYOUT_H

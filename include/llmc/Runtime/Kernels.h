@@ -140,6 +140,34 @@ void llmc_attention_kivi(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
                          int64_t bits, int64_t group, int64_t residual,
                          LLMC_MEMREF2(float, out));
 
+/// Appends T positions to layer `layer` of an f32 cache that evicts under a
+/// policy, and runs causal attention over what the cache holds, with the
+/// head mapping of llmc_attention_f32. `cache` holds the whole cache in the
+/// layout llmc::runtime::EvictLayout {layers, kvHeads, slots, headDim}
+/// describes (include/llmc/Runtime/KVLayout.h); this layer uses `budget`
+/// (1..slots) slots per KV head and, before position p arrives, holds
+/// min(p, budget) positions in slots [0, min(p, budget)). q is T x (H*D); k
+/// and v are T x (KVH*D), the (RoPE'd) keys and values of positions pos ..
+/// pos + T - 1, inserted one row at a time, each row then attending over
+/// the slots in use (all at positions <= its own). Once the budget is full
+/// a new position replaces: with policy 0 (window, StreamingLLM) the oldest
+/// position >= `sinks`; with policy 1 (H2O) the position >= `sinks` and
+/// older than the `recent` latest with the least accumulated attention
+/// (ties to the older; the window rule when none qualifies). H2O adds each
+/// row's attention probabilities, summed over the query heads of a KV head,
+/// to the slots' scores (a new slot starts at 0); the window policy leaves
+/// them 0. Parameters the layout cannot hold (policy not 0/1, budget
+/// outside 1..slots, layer out of range, a cache buffer smaller than the
+/// layout or not 4-byte aligned, mismatched shapes) make it return at once,
+/// writing nothing.
+void llmc_attention_evict(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
+                          LLMC_MEMREF2(float, v), LLMC_MEMREF1(uint8_t, cache),
+                          int64_t layer, int64_t pos, int64_t heads,
+                          float scale, int64_t layers, int64_t kvHeads,
+                          int64_t slots, int64_t headDim, int64_t policy,
+                          int64_t sinks, int64_t recent, int64_t budget,
+                          LLMC_MEMREF2(float, out));
+
 /// Row-wise ops on T x N f32 rows (any row stride), results written to y
 /// (row-major), with the semantics of the llm ops of the same names:
 /// rms_norm by a weight at byte `weightOffset` of `w` (weightFormat 0 f32,

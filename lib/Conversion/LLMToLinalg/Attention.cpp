@@ -68,6 +68,9 @@ struct AttentionLowering : OpConversionPattern<llm::AttentionOp> {
       return rewriter.notifyMatchFailure(op, "CPU lowering needs an f32 cache");
     if (cacheType.isPaged())
       return rewriter.notifyMatchFailure(op, "paged caches not lowered yet");
+    if (cacheType.getPolicy())
+      return rewriter.notifyMatchFailure(
+          op, "eviction policies need use-microkernels");
     if (op.getScores())
       return rewriter.notifyMatchFailure(op, "scores output not lowered yet");
     if (!op.getQueries().getType().getElementType().isF32())

@@ -26,10 +26,15 @@ LLMTypeConverter::LLMTypeConverter() {
   addConversion([](kv::CacheType cache) -> std::optional<Type> {
     // A KIVI cache is the bytes of its layout (include/llmc/Runtime/
     // KVLayout.h), only ever touched by llmc_attention_kivi.
-    if (!cache.isPaged())
+    // So is an f32 cache under an eviction policy (positions, scores and
+    // slots of llmc_attention_evict).
+    if (!cache.isPaged()) {
+      auto bytes = IntegerType::get(cache.getContext(), 8);
       if (std::optional<runtime::KiviLayout> layout = kv::kiviLayout(cache))
-        return RankedTensorType::get({layout->totalBytes()},
-                                     IntegerType::get(cache.getContext(), 8));
+        return RankedTensorType::get({layout->totalBytes()}, bytes);
+      if (std::optional<runtime::EvictLayout> layout = kv::evictLayout(cache))
+        return RankedTensorType::get({layout->totalBytes()}, bytes);
+    }
     FloatType elt = cache.getFloatStorage();
     if (!elt)
       return std::nullopt;

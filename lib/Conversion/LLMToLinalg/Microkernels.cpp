@@ -351,6 +351,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     kv::CacheType cacheType = op.getCache().getType();
     if (cacheType.getKiviStorage())
       return rewriteKivi(op, adaptor, rewriter);
+    if (cacheType.getPolicy())
+      return rewriteEvict(op, adaptor, rewriter);
     if (!cacheType.getFloatStorage() || !cacheType.getFloatStorage().isF32() ||
         cacheType.isPaged())
       return rewriter.notifyMatchFailure(op, "kernel needs a contiguous f32 "
@@ -400,8 +402,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
                             ConversionPatternRewriter &rewriter) const {
     kv::CacheType cacheType = op.getCache().getType();
     std::optional<runtime::KiviLayout> layout = kv::kiviLayout(cacheType);
-    if (!layout || cacheType.isPaged())
-      return rewriter.notifyMatchFailure(op, "paged KIVI cache");
+    if (!layout || cacheType.isPaged() || cacheType.getPolicy())
+      return rewriter.notifyMatchFailure(op, "paged or evicting KIVI cache");
     if (op.getScores())
       return rewriter.notifyMatchFailure(op, "scores output not supported");
     if (!isF32Matrix(op.getQueries().getType()) ||
@@ -432,6 +434,56 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       scalars.push_back(i64(v));
     Value result = emitKernelCall(
         b, op, "llmc_attention_kivi",
+        {adaptor.getQueries(), adaptor.getKeys(), adaptor.getValues()},
+        scalars, op.getResult().getType());
+    rewriter.replaceOp(op, {result, cache});
+    return success();
+  }
+
+  /// Attention over an f32 cache with an eviction policy: one call inserts
+  /// each new position (evicting one when the layer's budget is full) and
+  /// attends over the slots held, accumulating attention mass for H2O. The
+  /// cache buffer is written by the kernel as for KIVI (see rewriteKivi).
+  LogicalResult rewriteEvict(llm::AttentionOp op, OpAdaptor adaptor,
+                             ConversionPatternRewriter &rewriter) const {
+    kv::CacheType cacheType = op.getCache().getType();
+    kv::PolicyAttr policy = cacheType.getPolicy();
+    std::optional<runtime::EvictLayout> layout = kv::evictLayout(cacheType);
+    if (!layout || cacheType.isPaged())
+      return rewriter.notifyMatchFailure(op, "eviction needs a contiguous "
+                                             "f32 cache");
+    if (policy.getKind() == kv::PolicyKind::SnapKV)
+      return rewriter.notifyMatchFailure(op, "snapkv not lowered yet");
+    if (op.getScores() || op.getWindow() || !op.getCausal())
+      return rewriter.notifyMatchFailure(
+          op, "eviction lowers causal attention without a window or scores");
+    if (!isF32Matrix(op.getQueries().getType()) ||
+        !isF32Matrix(adaptor.getKeys().getType()) ||
+        !isF32Matrix(adaptor.getValues().getType()))
+      return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    Value cache = adaptor.getCache();
+    auto bytes = b.getIntegerType(8);
+    Value cacheBuffer = readBuffer(
+        b, loc, op, MemRefType::get({layout->totalBytes()}, bytes), cache);
+    cacheBuffer = memref::CastOp::create(
+        b, loc, MemRefType::get({ShapedType::kDynamic}, bytes), cacheBuffer);
+    auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
+    SmallVector<Value> scalars = {
+        cacheBuffer, i64(op.getLayer()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   adaptor.getPosition()),
+        i64(op.getNumHeads()),
+        f32Const(b, loc, op.getScale().convertToDouble())};
+    int64_t kind = policy.getKind() == kv::PolicyKind::H2O ? 1 : 0;
+    for (int64_t v : {layout->layers, layout->kvHeads, layout->slots,
+                      layout->headDim, kind, policy.getSinks(),
+                      policy.getRecent(),
+                      policy.getLayerBudget(op.getLayer())})
+      scalars.push_back(i64(v));
+    Value result = emitKernelCall(
+        b, op, "llmc_attention_evict",
         {adaptor.getQueries(), adaptor.getKeys(), adaptor.getValues()},
         scalars, op.getResult().getType());
     rewriter.replaceOp(op, {result, cache});

@@ -220,7 +220,7 @@ template <int B> void attendRow(const Kivi &p, HeadBlock block, int64_t t) {
       // Scores of positions [s0, s1), all in token group s0 / g, from the
       // codes.
       int64_t group = s0 / g, i0 = s0 - group * g;
-      s1 = std::min({last + 1, quantizedEnd, (group + 1) * g, s0 + 100});
+      s1 = std::min({last + 1, quantizedEnd, (group + 1) * g, s0 + kChunk});
       n = s1 - s0;
       for (int64_t h = 0; h < nh; ++h) {
         std::fill(scores[h], scores[h] + n, 0.0f);

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "dialects/kv/KVOps.h"
+#include "RetypeCaches.h"
 #include "llmc/Transforms/Compression/Passes.h"
 #include "mlir/IR/AttrTypeSubElements.h"
 #include "mlir/Interfaces/FunctionInterfaces.h"
@@ -21,6 +21,44 @@ namespace llmc {
 
 using namespace mlir;
 using namespace llmc;
+
+LogicalResult llmc::retypeCaches(
+    ModuleOp module,
+    function_ref<kv::CacheType(kv::CacheType, Location)> retype) {
+  llvm::DenseMap<Type, Type> retyped;
+  bool failed = false;
+  auto visit = [&](Type type, Location loc) {
+    auto cache = dyn_cast<kv::CacheType>(type);
+    if (!cache || retyped.count(cache) || failed)
+      return;
+    kv::CacheType next = retype(cache, loc);
+    failed = !next;
+    retyped[cache] = next;
+  };
+  module.walk([&](Operation *op) {
+    if (auto func = dyn_cast<FunctionOpInterface>(op))
+      for (Type type : llvm::concat<const Type>(func.getArgumentTypes(),
+                                                func.getResultTypes()))
+        visit(type, op->getLoc());
+    for (Type type : op->getResultTypes())
+      visit(type, op->getLoc());
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          visit(arg.getType(), arg.getLoc());
+  });
+  if (failed)
+    return failure();
+  AttrTypeReplacer replacer;
+  replacer.addReplacement([&](kv::CacheType cache) -> std::optional<Type> {
+    auto it = retyped.find(cache);
+    return it == retyped.end() ? std::optional<Type>() : it->second;
+  });
+  replacer.recursivelyReplaceElementsIn(module, /*replaceAttrs=*/true,
+                                        /*replaceLocs=*/false,
+                                        /*replaceTypes=*/true);
+  return success();
+}
 
 namespace {
 
@@ -38,56 +76,26 @@ struct KVQuantizePass : llmc::impl::KVQuantizeBase<KVQuantizePass> {
                                  int64_t(group), int64_t(residual));
     if (!kivi)
       return signalPassFailure();
-
-    // Every cache type in the module, checked where it first occurs.
-    llvm::DenseMap<Type, Type> retyped;
-    bool failed = false;
-    auto visit = [&](Type type, Location loc) {
-      auto cache = dyn_cast<kv::CacheType>(type);
-      if (!cache || retyped.count(cache) || failed)
-        return;
+    auto retype = [&](kv::CacheType cache, Location loc) -> kv::CacheType {
       if (!cache.getFloatStorage()) {
         emit(loc)() << "the cache " << cache
                     << " is already quantized; llmc-kv-quantize takes a "
                        "float cache";
-        failed = true;
-        return;
+        return {};
       }
-      Type next = kv::CacheType::getChecked(
+      if (cache.getPolicy()) {
+        emit(loc)() << "the cache " << cache
+                    << " has an eviction policy; KIVI storage and eviction "
+                       "do not compose yet";
+        return {};
+      }
+      return kv::CacheType::getChecked(
           emit(loc), ctx, cache.getLayers(), cache.getKvHeads(),
           cache.getCapacity(), cache.getHeadDim(), kivi, cache.getBlockSize(),
           cache.getPolicy());
-      if (!next) {
-        failed = true;
-        return;
-      }
-      retyped[cache] = next;
     };
-    module.walk([&](Operation *op) {
-      if (auto func = dyn_cast<FunctionOpInterface>(op))
-        for (Type type : llvm::concat<const Type>(func.getArgumentTypes(),
-                                                  func.getResultTypes()))
-          visit(type, op->getLoc());
-      for (Type type : op->getResultTypes())
-        visit(type, op->getLoc());
-      for (Region &region : op->getRegions())
-        for (Block &block : region)
-          for (BlockArgument arg : block.getArguments())
-            visit(arg.getType(), arg.getLoc());
-    });
-    if (failed)
-      return signalPassFailure();
-    if (retyped.empty())
-      return;
-
-    AttrTypeReplacer replacer;
-    replacer.addReplacement([&](kv::CacheType cache) -> std::optional<Type> {
-      auto it = retyped.find(cache);
-      return it == retyped.end() ? std::optional<Type>() : it->second;
-    });
-    replacer.recursivelyReplaceElementsIn(module, /*replaceAttrs=*/true,
-                                          /*replaceLocs=*/false,
-                                          /*replaceTypes=*/true);
+    if (failed(retypeCaches(module, retype)))
+      signalPassFailure();
   }
 };
 

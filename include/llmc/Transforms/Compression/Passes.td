@@ -82,4 +82,50 @@ def KVQuantize : Pass<"llmc-kv-quantize", "::mlir::ModuleOp"> {
   ];
 }
 
+def KVEvict : Pass<"llmc-kv-evict", "::mlir::ModuleOp"> {
+  let summary = "Bound the KV cache by an eviction policy (window + sinks, H2O)";
+  let description = [{
+    Gives every f32 `!kv.cache` of the module a `#kv.policy` and shrinks its
+    capacity to the policy's budget (the largest per-layer budget): the
+    cache then holds that many positions per layer and KV head, whatever the
+    length of the sequence, and the CPU lowering turns attention over it
+    into `llmc_attention_evict`, which inserts every new position and, once
+    the layer's budget is full, evicts one:
+
+    - `window` (StreamingLLM): keeps the first `sinks` positions (attention
+      sinks) and the most recent ones.
+    - `h2o` (heavy-hitter oracle): keeps `sinks`, the `recent` most recent
+      positions and the `heavy` positions with the largest attention mass
+      accumulated (summed over the KV head's query heads) since they entered
+      the cache; the attention weights come from the same fused kernel, no
+      attention matrix is materialized.
+
+    `layer-budgets` gives every layer its own total budget (PyramidKV /
+    cascading schedules); `recent` and `sinks` stay, the heavy part (or the
+    window's recent part) takes the rest.
+
+    ```
+    llmc-opt --llmc-kv-evict='policy=h2o heavy=64 recent=64' model.mlir
+    llmc-opt --llmc-kv-evict='policy=window sinks=4 recent=124' model.mlir
+    ```
+
+    Errors: an unknown policy, a budget larger than the cache capacity,
+    per-layer budgets that do not match the layers or leave no room for
+    sinks and the recent window, a cache that is already quantized or
+    already has a policy.
+  }];
+  let options = [
+    Option<"policy", "policy", "std::string", /*default=*/"\"h2o\"",
+           "window or h2o">,
+    Option<"sinks", "sinks", "int64_t", /*default=*/"0",
+           "First positions always kept (attention sinks)">,
+    Option<"recent", "recent", "int64_t", /*default=*/"64",
+           "Most recent positions always kept">,
+    Option<"heavy", "heavy", "int64_t", /*default=*/"64",
+           "Heavy hitters kept by accumulated attention (h2o)">,
+    ListOption<"layerBudgets", "layer-budgets", "int64_t",
+               "Total budget of every layer (overrides sinks+recent+heavy)">
+  ];
+}
+
 #endif // LLMC_TRANSFORMS_COMPRESSION_PASSES_TD

@@ -1,0 +1,46 @@
+// RUN: llmc-opt %s --llmc-kv-evict | FileCheck %s
+// RUN: llmc-opt %s --llmc-kv-evict='policy=window sinks=4 recent=60' | FileCheck %s --check-prefix=WINDOW
+// RUN: llmc-opt %s --llmc-kv-evict='policy=h2o sinks=2 recent=16 heavy=32 layer-budgets=96,32' | FileCheck %s --check-prefix=PYRAMID
+// RUN: llmc-opt %s --llmc-kv-evict --llmc-convert-llm-to-linalg=use-microkernels=true | FileCheck %s --check-prefix=LOWER
+// RUN: not llmc-opt %s --llmc-kv-evict='policy=lru' 2>&1 | FileCheck %s --check-prefix=UNKNOWN
+// RUN: not llmc-opt %s --llmc-kv-evict='policy=snapkv' 2>&1 | FileCheck %s --check-prefix=SNAPKV
+// RUN: not llmc-opt %s --llmc-kv-evict='heavy=500 recent=100' 2>&1 | FileCheck %s --check-prefix=BUDGET
+// RUN: not llmc-opt %s --llmc-kv-evict='layer-budgets=96' 2>&1 | FileCheck %s --check-prefix=LAYERS
+// RUN: not llmc-opt %s --llmc-kv-evict='recent=64 layer-budgets=96,64' 2>&1 | FileCheck %s --check-prefix=ROOM
+// RUN: not llmc-opt %s --llmc-kv-evict='policy=h2o heavy=0' 2>&1 | FileCheck %s --check-prefix=HEAVY
+// RUN: llmc-opt %s --llmc-kv-quantize | not llmc-opt --llmc-kv-evict 2>&1 | FileCheck %s --check-prefix=KIVI
+// RUN: llmc-opt %s --llmc-kv-evict | not llmc-opt --llmc-kv-quantize 2>&1 | FileCheck %s --check-prefix=KIVI2
+
+// The default, H2O with 64 heavy hitters and 64 recent positions: the cache
+// shrinks to 128 positions per layer and carries the policy.
+// CHECK-LABEL: func.func @step
+// CHECK-SAME: !kv.cache<2x4x128x8, f32, #kv.policy<h2o, heavy = 64, recent = 64>>
+// CHECK: llm.attention {{.*}} !kv.cache<2x4x128x8, f32, #kv.policy<h2o, heavy = 64, recent = 64>> -> tensor<1x64xf32>
+// WINDOW: !kv.cache<2x4x64x8, f32, #kv.policy<window, sinks = 4, recent = 60>>
+// Per-layer budgets: the capacity is the largest.
+// PYRAMID: !kv.cache<2x4x96x8, f32, #kv.policy<h2o, sinks = 2, heavy = 32, recent = 16, layer_budgets = [96, 32]>>
+
+// Lowered: the cache is its bytes (include/llmc/Runtime/KVLayout.h: 2
+// layers x 4 KV heads x 128 slots x (2 x 8 + 2) x 4 bytes = 73728) and
+// attention one kernel call per layer with L, KV heads, slots, head dim,
+// the policy (1 = h2o), sinks, recent and the layer's budget.
+// LOWER-LABEL: func.func @step
+// LOWER-SAME: tensor<73728xi8>
+// LOWER: call @llmc_attention_evict({{.*}}, %c2_i64{{.*}}, %c4_i64{{.*}}, %c128_i64{{.*}}, %c8_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c64_i64{{.*}}, %c128_i64{{.*}}, %{{.*}})
+
+// UNKNOWN: error: llmc-kv-evict: unknown policy 'lru' (expected window or h2o)
+// SNAPKV: error: llmc-kv-evict: policy 'snapkv' is not lowered to the CPU yet (expected window or h2o)
+// BUDGET: error: llmc-kv-evict: the policy keeps 600 positions per layer but the cache holds only 512 (the context)
+// LAYERS: error: llmc-kv-evict: 1 layer budgets for a cache of 2 layers
+// ROOM: error: llmc-kv-evict: layer budget 64 leaves no room beyond the 64 positions of sinks and recent window
+// HEAVY: error: llmc-kv-evict: h2o policy needs heavy > 0
+// KIVI: error: llmc-kv-evict: the cache {{.*}} is not f32; eviction applies to f32 caches (KIVI storage and eviction do not compose yet)
+// KIVI2: error: llmc-kv-quantize: the cache {{.*}} has an eviction policy; KIVI storage and eviction do not compose yet
+
+func.func @step(%q: tensor<1x64xf32>, %k: tensor<1x32xf32>, %v: tensor<1x32xf32>, %c: !kv.cache<2x4x512x8, f32>, %pos: index) -> (tensor<1x64xf32>, !kv.cache<2x4x512x8, f32>) {
+  %o0, %c0 = llm.attention %q, %k, %v, %c[0] at %pos {head_dim = 8 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35 : f32}
+      : tensor<1x64xf32>, tensor<1x32xf32>, !kv.cache<2x4x512x8, f32> -> tensor<1x64xf32>
+  %o1, %c1 = llm.attention %o0, %k, %v, %c0[1] at %pos {head_dim = 8 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35 : f32}
+      : tensor<1x64xf32>, tensor<1x32xf32>, !kv.cache<2x4x512x8, f32> -> tensor<1x64xf32>
+  return %o1, %c1 : tensor<1x64xf32>, !kv.cache<2x4x512x8, f32>
+}
