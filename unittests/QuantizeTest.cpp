@@ -622,4 +622,34 @@ TEST(QuantizeTest, BadParametersAreRejected) {
         << f.name();
 }
 
+TEST(QuantizeTest, ConvertFloatsRoundsToNearestEven) {
+  // f32 -> f16 -> f32 and f32 -> bf16 -> f32 on values with known results:
+  // 1 + 2^-11 is a tie between 1 and 1 + 2^-10 (even: 1); 1 + 3 * 2^-11
+  // rounds up; 70000 overflows f16; 2^-24 is the smallest f16 subnormal.
+  std::vector<float> in = {1.0f + std::ldexp(1.0f, -11),
+                           1.0f + 3 * std::ldexp(1.0f, -11), -2.5f, 70000.0f,
+                           std::ldexp(1.0f, -24), 0.0f};
+  std::vector<uint16_t> half(in.size()), bf16(in.size());
+  std::vector<float> back(in.size());
+  ASSERT_EQ(llmc_convert_floats(in.data(), 0, half.data(), 1, 6), 0);
+  ASSERT_EQ(llmc_convert_floats(half.data(), 1, back.data(), 0, 6), 0);
+  EXPECT_EQ(back[0], 1.0f);
+  EXPECT_EQ(back[1], 1.0f + std::ldexp(1.0f, -9));
+  EXPECT_EQ(back[2], -2.5f);
+  EXPECT_TRUE(std::isinf(back[3]));
+  EXPECT_EQ(back[4], std::ldexp(1.0f, -24));
+  EXPECT_EQ(half[5], 0);
+  ASSERT_EQ(llmc_convert_floats(in.data(), 0, bf16.data(), 2, 6), 0);
+  ASSERT_EQ(llmc_convert_floats(bf16.data(), 2, back.data(), 0, 6), 0);
+  EXPECT_EQ(back[2], -2.5f);
+  EXPECT_EQ(back[3], 70144.0f); // 8 significant bits
+  // bf16 -> f16 goes through f32.
+  ASSERT_EQ(llmc_convert_floats(bf16.data(), 2, half.data(), 1, 1), 0);
+  EXPECT_EQ(half[0], 0x3c00); // 1.0
+  std::vector<uint16_t> untouched(2, 7);
+  EXPECT_EQ(llmc_convert_floats(in.data(), 3, untouched.data(), 1, 2), -1);
+  EXPECT_EQ(llmc_convert_floats(in.data(), 0, untouched.data(), 1, -1), -1);
+  EXPECT_EQ(untouched, std::vector<uint16_t>(2, 7));
+}
+
 } // namespace

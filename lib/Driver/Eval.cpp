@@ -7,12 +7,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "LoadModel.h"
+#include "Plot.h"
 #include "Progress.h"
 #include "llmc/Driver/Driver.h"
 #include "llmc/Import/GGUF.h"
 #include "llmc/Runtime/Tokenizer.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/Format.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -65,6 +68,267 @@ struct ModelStats {
   double tokensPerSecond() const { return seconds > 0 ? steps / seconds : 0; }
 };
 
+/// Both models over the same sequences.
+struct Comparison {
+  ModelStats base, comp;
+  double kldSum = 0, kldMax = 0;
+  int64_t positions = 0, agree = 0;
+  double kldMean() const { return positions ? kldSum / double(positions) : 0; }
+  double top1() const {
+    return positions ? double(agree) / double(positions) : 0;
+  }
+};
+
+/// Runs `base` and `comp` teacher-forced over `seqs`, one token per step in
+/// lockstep, and compares their next-token distributions.
+llvm::Expected<Comparison>
+compare(runtime::CompiledModel &base, runtime::CompiledModel &comp,
+        const std::vector<std::vector<int32_t>> &seqs) {
+  Comparison c;
+  std::vector<double> logP, logQ;
+  for (const std::vector<int32_t> &seq : seqs) {
+    base.reset();
+    comp.reset();
+    for (size_t i = 0; i < seq.size(); ++i) {
+      Stopwatch baseWatch;
+      llvm::Expected<llvm::ArrayRef<float>> p = base.forward({seq[i]});
+      c.base.seconds += baseWatch.seconds();
+      if (!p)
+        return p.takeError();
+      Stopwatch compWatch;
+      llvm::Expected<llvm::ArrayRef<float>> q = comp.forward({seq[i]});
+      c.comp.seconds += compWatch.seconds();
+      if (!q)
+        return q.takeError();
+      ++c.base.steps;
+      ++c.comp.steps;
+      logSoftmax(*p, logP);
+      logSoftmax(*q, logQ);
+      double kld = 0;
+      for (size_t v = 0; v < logP.size(); ++v)
+        kld += std::exp(logP[v]) * (logP[v] - logQ[v]);
+      kld = std::max(kld, 0.0);
+      c.kldSum += kld;
+      c.kldMax = std::max(c.kldMax, kld);
+      c.agree += argmax(*p) == argmax(*q);
+      ++c.positions;
+      if (i + 1 < seq.size()) {
+        c.base.nll -= logP[size_t(seq[i + 1])];
+        c.comp.nll -= logQ[size_t(seq[i + 1])];
+        ++c.base.predictions;
+        ++c.comp.predictions;
+      }
+    }
+  }
+  return c;
+}
+
+llvm::json::Object statsJSON(const ModelStats &s, const runtime::ModelInfo &i) {
+  return llvm::json::Object{{"perplexity", s.perplexity()},
+                            {"weight_bytes", i.weightBytes},
+                            {"kv_bytes_per_token", i.kvBytesPerToken},
+                            {"kv_cache_bytes", i.cacheSize()},
+                            {"decode_tokens_per_second", s.tokensPerSecond()}};
+}
+
+/// One report of `llmc eval --json` (and one entry of a sweep's results).
+llvm::json::Object reportJSON(const CompressionArgs &setting,
+                              const Comparison &c,
+                              const runtime::ModelInfo &baseInfo,
+                              const runtime::ModelInfo &compInfo) {
+  return llvm::json::Object{{"quantize", setting.quantize},
+                            {"reorder_outliers", setting.reorderOutliers},
+                            {"kv", setting.kv},
+                            {"positions", c.positions},
+                            {"kld_mean", c.kldMean()},
+                            {"kld_max", c.kldMax},
+                            {"top1_agreement", c.top1()},
+                            {"baseline", statsJSON(c.base, baseInfo)},
+                            {"compressed", statsJSON(c.comp, compInfo)}};
+}
+
+/// The options of one setting, as on the command line.
+std::string describe(const CompressionArgs &setting) {
+  llvm::SmallVector<std::string> parts;
+  if (!setting.quantize.empty())
+    parts.push_back("--quantize " + setting.quantize);
+  if (setting.reorderOutliers)
+    parts.push_back("--reorder-outliers");
+  if (!setting.kv.empty())
+    parts.push_back("--kv " + setting.kv);
+  return parts.empty() ? std::string("(nothing)") : llvm::join(parts, " ");
+}
+
+/// The settings `--sweep` runs without `--grid`: the weight formats, KIVI
+/// widths and eviction budgets along the frontier, then two combinations.
+std::vector<CompressionArgs> defaultGrid() {
+  std::vector<CompressionArgs> grid;
+  for (const char *q : {"q8_0", "q6_k", "fp8_e4m3", "q4_k", "int4-g32-asym",
+                        "q4_0", "mxfp4", "int3-g32-asym"})
+    grid.push_back({q, false, ""});
+  grid.push_back({"q4_0", true, ""});
+  for (const char *kv : {"kivi8", "kivi4", "kivi2", "kivi4-r32", "kivi2-r32",
+                         "window-b256", "window-b128", "window-b64",
+                         "window-b32", "h2o-b256", "h2o-b128", "h2o-b64",
+                         "h2o-b32"})
+    grid.push_back({"", false, kv});
+  grid.push_back({"q8_0", false, "kivi4"});
+  grid.push_back({"q4_0,output.weight=q8_0", true, "h2o-b128"});
+  return grid;
+}
+
+/// Settings from a `--grid` file: one per line, `--quantize FMT`,
+/// `--reorder-outliers` and `--kv SPEC` in any combination; `#` comments.
+llvm::Expected<std::vector<CompressionArgs>> readGrid(llvm::StringRef path,
+                                                      llvm::StringRef text) {
+  std::vector<CompressionArgs> grid;
+  llvm::SmallVector<llvm::StringRef> lines;
+  text.split(lines, '\n');
+  for (auto [number, raw] : llvm::enumerate(lines)) {
+    llvm::StringRef line = raw.split('#').first.trim();
+    if (line.empty())
+      continue;
+    auto bad = [&, number = number](const llvm::Twine &why) {
+      return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                     path + ":" + llvm::Twine(number + 1) +
+                                         ": " + why);
+    };
+    llvm::SmallVector<llvm::StringRef> words;
+    line.split(words, ' ', -1, /*KeepEmpty=*/false);
+    CompressionArgs setting;
+    for (size_t i = 0; i < words.size(); ++i) {
+      if (words[i] == "--reorder-outliers") {
+        setting.reorderOutliers = true;
+        continue;
+      }
+      if ((words[i] != "--quantize" && words[i] != "--kv") ||
+          i + 1 == words.size())
+        return bad("expected --quantize FMT, --kv SPEC or --reorder-outliers, "
+                   "got '" + words[i] + "'");
+      std::string &value = words[i] == "--kv" ? setting.kv : setting.quantize;
+      value = words[i + 1].str();
+      ++i;
+    }
+    if (!setting.quantize.empty())
+      if (std::string error = api::validateQuantizeSpec(setting.quantize);
+          !error.empty())
+        return bad("--quantize: " + error);
+    if (!setting.kv.empty()) {
+      api::KVSpec spec;
+      if (std::string error = api::parseKVSpec(setting.kv, spec);
+          !error.empty())
+        return bad("--kv " + error);
+    }
+    grid.push_back(std::move(setting));
+  }
+  if (grid.empty())
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   path + ": no settings (one per line)");
+  return grid;
+}
+
+/// `llmc eval --sweep DIR`: every setting of `grid` against `base` on the
+/// same sequences; writes DIR/results.json, DIR/table.md and
+/// DIR/frontier.png (mean KLD against the bytes of weights plus KV cache).
+int runSweep(Context &ctx, const std::string &model, const std::string &dir,
+             const std::vector<CompressionArgs> &grid,
+             runtime::CompiledModel &base,
+             const std::vector<std::vector<int32_t>> &seqs,
+             const api::CompileOptions &baseOptions, bool json) {
+  if (std::error_code ec = llvm::sys::fs::create_directories(dir))
+    return ctx.fail(dir + ": cannot create the sweep folder: " + ec.message());
+  const runtime::ModelInfo &baseInfo = base.getInfo();
+  int64_t baseBytes = baseInfo.weightBytes + baseInfo.cacheSize();
+  llvm::json::Array results;
+  std::string table;
+  llvm::raw_string_ostream os(table);
+  os << "Sweep of " << model << ": " << seqs.size() << " sequences x "
+     << (seqs.empty() ? 0 : seqs.front().size())
+     << " tokens, each setting against the uncompressed model.\n\n"
+     << "| options | weight bytes | KV cache bytes | x bytes | mean KLD | "
+        "perplexity | top-1 | decode tok/s |\n"
+     << "|---|---|---|---|---|---|---|---|\n";
+  PlotSeries weights{"weights", 0x1f77b4, {}}, cache{"KV cache", 0xd62728, {}},
+      both{"weights + KV cache", 0x2ca02c, {}};
+  bool baselineRow = false;
+  for (auto [index, setting] : llvm::enumerate(grid)) {
+    api::CompileOptions options = baseOptions;
+    options.quantize = setting.quantize;
+    options.reorderOutliers = setting.reorderOutliers;
+    options.kv = setting.kv;
+    ctx.err << "llmc eval: sweep " << index + 1 << "/" << grid.size() << ": "
+            << describe(setting) << "\n";
+    llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
+    if (!loaded)
+      return ctx.fail(loaded.takeError());
+    llvm::Expected<Comparison> c = compare(base, *loaded->model, seqs);
+    if (!c)
+      return ctx.fail(c.takeError());
+    const runtime::ModelInfo &info = loaded->model->getInfo();
+    if (!baselineRow) {
+      os << llvm::format("| (baseline) | %lld | %lld | 1.000 | 0 | %.4f | "
+                         "100%% | %.0f |\n",
+                         (long long)baseInfo.weightBytes,
+                         (long long)baseInfo.cacheSize(), c->base.perplexity(),
+                         c->base.tokensPerSecond());
+      baselineRow = true;
+    }
+    int64_t bytes = info.weightBytes + info.cacheSize();
+    os << "| `" << describe(setting) << "` "
+       << llvm::format("| %lld | %lld | %.3f | %.5f | %.4f | %.2f%% | %.0f |\n",
+                       (long long)info.weightBytes, (long long)info.cacheSize(),
+                       double(bytes) / double(baseBytes), c->kldMean(),
+                       c->comp.perplexity(), 100.0 * c->top1(),
+                       c->comp.tokensPerSecond());
+    bool compressesWeights = !setting.quantize.empty() || setting.reorderOutliers;
+    PlotSeries &series = compressesWeights && !setting.kv.empty() ? both
+                         : compressesWeights                    ? weights
+                                                                : cache;
+    std::string label = setting.quantize;
+    if (setting.reorderOutliers)
+      label += "+reorder";
+    if (!setting.kv.empty())
+      label += (label.empty() ? "" : "+") + setting.kv;
+    series.points.push_back({double(bytes), c->kldMean(), label});
+    results.push_back(reportJSON(setting, *c, baseInfo, info));
+  }
+
+  auto write = [&](llvm::StringRef name,
+                   llvm::StringRef contents) -> std::string {
+    std::string path = (dir + "/" + name).str();
+    std::error_code ec;
+    llvm::raw_fd_ostream out(path, ec);
+    if (ec)
+      return path + ": cannot write: " + ec.message();
+    out << contents;
+    return "";
+  };
+  std::string jsonText;
+  llvm::raw_string_ostream(jsonText)
+      << llvm::formatv("{0:2}", llvm::json::Value(llvm::json::Object{
+                                    {"model", model},
+                                    {"sequences", int64_t(seqs.size())},
+                                    {"results", std::move(results)}}))
+      << "\n";
+  PlotOptions plot;
+  plot.title = "KL divergence against bytes: " +
+               llvm::sys::path::filename(model).str();
+  plot.xLabel = "weights + KV cache bytes";
+  plot.yLabel = "mean KL divergence (nats)";
+  plot.logX = plot.logY = true;
+  for (std::string error :
+       {write("results.json", jsonText), write("table.md", table),
+        writeScatterPNG(dir + "/frontier.png", plot, {weights, cache, both})})
+    if (!error.empty())
+      return ctx.fail(error);
+  if (json)
+    ctx.out << jsonText;
+  else
+    ctx.out << table << "\nwrote " << dir << "/results.json, " << dir
+            << "/table.md and " << dir << "/frontier.png\n";
+  return 0;
+}
+
 } // namespace
 
 int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
@@ -94,9 +358,25 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                 "KV cache capacity when compiling (default: the model's)");
   parser.option("--tokenizer", tokenizerPath, "FILE",
                 "a GGUF file whose vocabulary to use (default: the model's)");
+  std::string sweepDir, gridFile;
+  parser.option("--sweep", sweepDir, "DIR",
+                "run a grid of settings instead (weight formats, KIVI widths, "
+                "eviction budgets, or --grid) and write DIR/results.json, "
+                "DIR/table.md and DIR/frontier.png (KLD against bytes)");
+  parser.option("--grid", gridFile, "FILE",
+                "the settings of --sweep, one per line (e.g. "
+                "'--quantize q4_0 --kv kivi4')");
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
+  if (!gridFile.empty() && sweepDir.empty())
+    return parser.usageError(ctx, "--grid needs --sweep DIR");
+  if (!sweepDir.empty() && (!compression.quantize.empty() ||
+                            compression.reorderOutliers ||
+                            !compression.kv.empty()))
+    return parser.usageError(ctx, "--sweep runs its grid of settings; give "
+                                  "them with --grid, not --quantize, "
+                                  "--reorder-outliers or --kv");
   if (tokens < 2)
     return parser.usageError(ctx, "--tokens must be at least 2");
   if (sequences < 1)
@@ -114,16 +394,35 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit =
           applyCompressionOptions(compression, compressedOptions, parser, ctx))
     return *exit;
+  std::vector<CompressionArgs> grid;
+  if (!sweepDir.empty()) {
+    if (gridFile.empty()) {
+      grid = defaultGrid();
+    } else {
+      llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> text =
+          llvm::MemoryBuffer::getFile(gridFile, /*IsText=*/true);
+      if (!text)
+        return ctx.fail(gridFile + ": " + text.getError().message());
+      llvm::Expected<std::vector<CompressionArgs>> read =
+          readGrid(gridFile, (*text)->getBuffer());
+      if (!read)
+        return ctx.fail(read.takeError());
+      grid = std::move(*read);
+    }
+  }
   llvm::Expected<LoadedModel> base = loadOrCompile(model, baseOptions, ctx.err);
   if (!base)
     return ctx.fail(base.takeError());
-  llvm::Expected<LoadedModel> compressed =
-      loadOrCompile(model, compressedOptions, ctx.err);
-  if (!compressed)
-    return ctx.fail(compressed.takeError());
+  std::optional<LoadedModel> compressed;
+  if (sweepDir.empty()) {
+    llvm::Expected<LoadedModel> loaded =
+        loadOrCompile(model, compressedOptions, ctx.err);
+    if (!loaded)
+      return ctx.fail(loaded.takeError());
+    compressed = std::move(*loaded);
+  }
   runtime::CompiledModel::setThreads(threads);
-  runtime::CompiledModel &baseModel = *base->model,
-                         &compModel = *compressed->model;
+  runtime::CompiledModel &baseModel = *base->model;
   const runtime::ModelInfo &info = baseModel.getInfo();
   if (tokens > info.contextLength())
     return parser.usageError(ctx, "--tokens " + llvm::Twine(tokens) +
@@ -215,84 +514,27 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
     }
   }
 
-  // Teacher-forced, one token per step, both models in lockstep.
-  ModelStats baseStats, compStats;
-  double kldSum = 0, kldMax = 0;
-  int64_t positions = 0, agree = 0;
-  std::vector<double> logP, logQ;
-  for (const std::vector<int32_t> &seq : seqs) {
-    baseModel.reset();
-    compModel.reset();
-    for (size_t i = 0; i < seq.size(); ++i) {
-      Stopwatch baseWatch;
-      llvm::Expected<llvm::ArrayRef<float>> p = baseModel.forward({seq[i]});
-      baseStats.seconds += baseWatch.seconds();
-      if (!p)
-        return ctx.fail(p.takeError());
-      Stopwatch compWatch;
-      llvm::Expected<llvm::ArrayRef<float>> q = compModel.forward({seq[i]});
-      compStats.seconds += compWatch.seconds();
-      if (!q)
-        return ctx.fail(q.takeError());
-      ++baseStats.steps;
-      ++compStats.steps;
-      logSoftmax(*p, logP);
-      logSoftmax(*q, logQ);
-      double kld = 0;
-      for (size_t v = 0; v < logP.size(); ++v)
-        kld += std::exp(logP[v]) * (logP[v] - logQ[v]);
-      kld = std::max(kld, 0.0);
-      kldSum += kld;
-      kldMax = std::max(kldMax, kld);
-      agree += argmax(*p) == argmax(*q);
-      ++positions;
-      if (i + 1 < seq.size()) {
-        baseStats.nll -= logP[size_t(seq[i + 1])];
-        compStats.nll -= logQ[size_t(seq[i + 1])];
-        ++baseStats.predictions;
-        ++compStats.predictions;
-      }
-    }
-  }
-  double kldMean = positions ? kldSum / double(positions) : 0;
-  double top1 = positions ? double(agree) / double(positions) : 0;
+  if (!sweepDir.empty())
+    return runSweep(ctx, model, sweepDir, grid, baseModel, seqs, baseOptions,
+                    json);
+
+  runtime::CompiledModel &compModel = *compressed->model;
+  llvm::Expected<Comparison> result = compare(baseModel, compModel, seqs);
+  if (!result)
+    return ctx.fail(result.takeError());
+  const Comparison &c = *result;
   const runtime::ModelInfo &compInfo = compModel.getInfo();
 
   if (json) {
-    auto stats = [](const ModelStats &s, const runtime::ModelInfo &i) {
-      return llvm::json::Object{{"perplexity", s.perplexity()},
-                                {"weight_bytes", i.weightBytes},
-                                {"kv_bytes_per_token", i.kvBytesPerToken},
-                                {"kv_cache_bytes", i.cacheSize()},
-                                {"decode_tokens_per_second",
-                                 s.tokensPerSecond()}};
-    };
-    ctx.out << llvm::json::Value(llvm::json::Object{
-                   {"model", model},
-                   {"quantize", compression.quantize},
-                   {"reorder_outliers", compression.reorderOutliers},
-                   {"kv", compression.kv},
-                   {"sequences", int64_t(seqs.size())},
-                   {"tokens_per_sequence", tokens},
-                   {"positions", positions},
-                   {"kld_mean", kldMean},
-                   {"kld_max", kldMax},
-                   {"top1_agreement", top1},
-                   {"baseline", stats(baseStats, info)},
-                   {"compressed", stats(compStats, compInfo)}})
-            << "\n";
+    llvm::json::Object report = reportJSON(compression, c, info, compInfo);
+    report["model"] = model;
+    report["sequences"] = int64_t(seqs.size());
+    report["tokens_per_sequence"] = tokens;
+    ctx.out << llvm::json::Value(std::move(report)) << "\n";
     return 0;
   }
-  llvm::SmallVector<std::string> what;
-  if (!compression.quantize.empty())
-    what.push_back("weights " + compression.quantize);
-  if (compression.reorderOutliers)
-    what.push_back("reorder-outliers");
-  if (!compression.kv.empty())
-    what.push_back("KV " + compression.kv);
   ctx.out << "model " << model << ": " << seqs.size() << " sequences x "
-          << tokens << " tokens, compressed with "
-          << (what.empty() ? std::string("(nothing)") : llvm::join(what, " + "))
+          << tokens << " tokens, compressed with " << describe(compression)
           << "\n";
   ctx.out << llvm::format("%-22s %14s %14s\n", "", "baseline", "compressed");
   ctx.out << llvm::format("%-22s %14lld %14lld\n", "weight bytes",
@@ -304,13 +546,12 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                           (long long)info.cacheSize(),
                           (long long)compInfo.cacheSize());
   ctx.out << llvm::format("%-22s %14.4f %14.4f\n", "perplexity",
-                          baseStats.perplexity(), compStats.perplexity());
+                          c.base.perplexity(), c.comp.perplexity());
   ctx.out << llvm::format("%-22s %14.1f %14.1f\n", "decode tokens/s",
-                          baseStats.tokensPerSecond(),
-                          compStats.tokensPerSecond());
+                          c.base.tokensPerSecond(), c.comp.tokensPerSecond());
   ctx.out << llvm::format("mean KL divergence %.6f nats (max %.4f), top-1 "
                           "agreement %.2f%% (%lld of %lld positions)\n",
-                          kldMean, kldMax, 100.0 * top1, (long long)agree,
-                          (long long)positions);
+                          c.kldMean(), c.kldMax, 100.0 * c.top1(),
+                          (long long)c.agree, (long long)c.positions);
   return 0;
 }

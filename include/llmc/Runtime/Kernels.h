@@ -96,6 +96,11 @@ int64_t llmc_quantize_rows(int64_t kind, int64_t bits, int64_t group,
 int64_t llmc_dequantize_rows(int64_t kind, int64_t bits, int64_t group,
                              int64_t symmetric, const uint8_t *src,
                              int64_t rows, int64_t cols, float *dst);
+/// Converts n floats between f32 (type 0), IEEE f16 (1) and bf16 (2),
+/// rounding to nearest even (overflow to f16 gives infinity; NaN stays
+/// NaN). Returns 0, or -1 (writing nothing) for an unknown type.
+int64_t llmc_convert_floats(const void *src, int64_t srcType, void *dst,
+                            int64_t dstType, int64_t n);
 /// y = x @ W^T for a weight W (N x K) packed in any format, with the memref
 /// conventions of LLMC_DECLARE_MATMUL; the kernel of the formats without a
 /// llmc_matmul_<fmt> (intN, fp8, mxfp4). Decodes weight rows a few blocks

@@ -343,6 +343,40 @@ struct BinaryToKernel : OpConversionPattern<Op> {
   std::string name;
 };
 
+/// The leading scalar arguments of the attention kernels over a byte cache
+/// (KIVI, eviction): the cache buffer (`bytes` long), layer, position,
+/// heads and scale.
+SmallVector<Value> byteCacheScalars(OpBuilder &b, llm::AttentionOp op,
+                                    llm::AttentionOp::Adaptor adaptor,
+                                    int64_t bytes) {
+  Location loc = op.getLoc();
+  auto i8 = b.getIntegerType(8);
+  Value buffer = readBuffer(b, loc, op, MemRefType::get({bytes}, i8),
+                            adaptor.getCache());
+  buffer = memref::CastOp::create(
+      b, loc, MemRefType::get({ShapedType::kDynamic}, i8), buffer);
+  return {buffer, i64Const(b, loc, op.getLayer()),
+          arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                     adaptor.getPosition()),
+          i64Const(b, loc, op.getNumHeads()),
+          f32Const(b, loc, op.getScale().convertToDouble())};
+}
+
+/// Replaces `op` by a call of the byte-cache attention kernel `name` on
+/// queries, keys and values. The new cache value is the old one: the kernel
+/// updates the buffer in place (see AttentionToKernel::rewriteKivi).
+LogicalResult emitByteCacheCall(ConversionPatternRewriter &rewriter,
+                                llm::AttentionOp op,
+                                llm::AttentionOp::Adaptor adaptor,
+                                StringRef name, ValueRange scalars) {
+  Value result = emitKernelCall(
+      rewriter, op, name,
+      {adaptor.getQueries(), adaptor.getKeys(), adaptor.getValues()}, scalars,
+      op.getResult().getType());
+  rewriter.replaceOp(op, {result, adaptor.getCache()});
+  return success();
+}
+
 struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -412,32 +446,17 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    Value cache = adaptor.getCache();
-    auto bytes = b.getIntegerType(8);
-    Value cacheBuffer = readBuffer(
-        b, loc, op, MemRefType::get({layout->totalBytes()}, bytes), cache);
-    cacheBuffer = memref::CastOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, bytes), cacheBuffer);
     auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
-    SmallVector<Value> scalars = {
-        cacheBuffer,
-        i64(op.getLayer()),
-        arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                   adaptor.getPosition()),
-        i64(op.getNumHeads()),
-        f32Const(b, loc, op.getScale().convertToDouble()),
-        i64(op.getWindow().value_or(0)),
-        i64(op.getCausal() ? 1 : 0)};
+    SmallVector<Value> scalars =
+        byteCacheScalars(b, op, adaptor, layout->totalBytes());
+    scalars.push_back(i64(op.getWindow().value_or(0)));
+    scalars.push_back(i64(op.getCausal() ? 1 : 0));
     for (int64_t v : {layout->layers, layout->kvHeads, layout->capacity,
                       layout->headDim, layout->bits, layout->group,
                       layout->residual})
       scalars.push_back(i64(v));
-    Value result = emitKernelCall(
-        b, op, "llmc_attention_kivi",
-        {adaptor.getQueries(), adaptor.getKeys(), adaptor.getValues()},
-        scalars, op.getResult().getType());
-    rewriter.replaceOp(op, {result, cache});
-    return success();
+    return emitByteCacheCall(rewriter, op, adaptor, "llmc_attention_kivi",
+                             scalars);
   }
 
   /// Attention over an f32 cache with an eviction policy: one call inserts
@@ -463,31 +482,16 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    Value cache = adaptor.getCache();
-    auto bytes = b.getIntegerType(8);
-    Value cacheBuffer = readBuffer(
-        b, loc, op, MemRefType::get({layout->totalBytes()}, bytes), cache);
-    cacheBuffer = memref::CastOp::create(
-        b, loc, MemRefType::get({ShapedType::kDynamic}, bytes), cacheBuffer);
-    auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
-    SmallVector<Value> scalars = {
-        cacheBuffer, i64(op.getLayer()),
-        arith::IndexCastOp::create(b, loc, b.getI64Type(),
-                                   adaptor.getPosition()),
-        i64(op.getNumHeads()),
-        f32Const(b, loc, op.getScale().convertToDouble())};
+    SmallVector<Value> scalars =
+        byteCacheScalars(b, op, adaptor, layout->totalBytes());
     int64_t kind = policy.getKind() == kv::PolicyKind::H2O ? 1 : 0;
     for (int64_t v : {layout->layers, layout->kvHeads, layout->slots,
                       layout->headDim, kind, policy.getSinks(),
                       policy.getRecent(),
                       policy.getLayerBudget(op.getLayer())})
-      scalars.push_back(i64(v));
-    Value result = emitKernelCall(
-        b, op, "llmc_attention_evict",
-        {adaptor.getQueries(), adaptor.getKeys(), adaptor.getValues()},
-        scalars, op.getResult().getType());
-    rewriter.replaceOp(op, {result, cache});
-    return success();
+      scalars.push_back(i64Const(b, loc, v));
+    return emitByteCacheCall(rewriter, op, adaptor, "llmc_attention_evict",
+                             scalars);
   }
 };
 

@@ -589,4 +589,41 @@ int64_t llmc_dequantize_rows(int64_t kind, int64_t bits, int64_t group,
   return 0;
 }
 
+int64_t llmc_convert_floats(const void *src, int64_t srcType, void *dst,
+                            int64_t dstType, int64_t n) {
+  auto known = [](int64_t type) { return type >= 0 && type <= 2; };
+  if (!known(srcType) || !known(dstType) || n < 0)
+    return -1;
+  auto load = [&](int64_t i) -> float {
+    if (srcType == 0)
+      return static_cast<const float *>(src)[i];
+    uint16_t h = static_cast<const uint16_t *>(src)[i];
+    if (srcType == 1)
+      return halfToFloat(h);
+    uint32_t bits = uint32_t(h) << 16;
+    float f;
+    std::memcpy(&f, &bits, 4);
+    return f;
+  };
+  for (int64_t i = 0; i < n; ++i) {
+    float f = load(i);
+    if (dstType == 0) {
+      static_cast<float *>(dst)[i] = f;
+      continue;
+    }
+    uint16_t h;
+    if (dstType == 1) {
+      h = floatToHalf(f);
+    } else { // bf16: round to nearest even; NaN stays a (quiet) NaN
+      uint32_t x;
+      std::memcpy(&x, &f, 4);
+      h = (x & 0x7fffffff) > 0x7f800000
+              ? uint16_t((x >> 16) | 0x40)
+              : uint16_t((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+    }
+    static_cast<uint16_t *>(dst)[i] = h;
+  }
+  return 0;
+}
+
 } // extern "C"

@@ -44,69 +44,9 @@ struct Target {
   FloatType floatType; // set when !format
 };
 
-float halfToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h >> 15) << 31, exp = (h >> 10) & 31,
-           mant = h & 1023, bits;
-  if (exp == 31) {
-    bits = sign | 0x7f800000u | (mant << 13);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else { // subnormal: normalize
-    int shift = 0;
-    while (!(mant & 1024)) {
-      mant <<= 1;
-      ++shift;
-    }
-    bits = sign | uint32_t(113 - shift) << 23 | ((mant & 1023) << 13);
-  }
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t floatToHalf(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  uint32_t sign = (x >> 16) & 0x8000;
-  int32_t exp = int32_t((x >> 23) & 255) - 127 + 15;
-  uint32_t mant = x & 0x7fffff;
-  if (((x >> 23) & 255) == 255)
-    return uint16_t(sign | 0x7c00 | (mant ? 0x200 : 0));
-  if (exp >= 31)
-    return uint16_t(sign | 0x7c00);
-  if (exp <= 0) {
-    if (exp < -10)
-      return uint16_t(sign);
-    mant |= 0x800000;
-    uint32_t shift = uint32_t(14 - exp);
-    uint32_t half = mant >> shift, rest = mant & ((1u << shift) - 1),
-             mid = 1u << (shift - 1);
-    if (rest > mid || (rest == mid && (half & 1)))
-      ++half;
-    return uint16_t(sign | half);
-  }
-  uint32_t half = sign | uint32_t(exp) << 10 | (mant >> 13);
-  uint32_t rest = mant & 0x1fff;
-  if (rest > 0x1000 || (rest == 0x1000 && (half & 1)))
-    ++half; // may carry into the exponent, which rounds up correctly
-  return uint16_t(half);
-}
-
-float bf16ToFloat(uint16_t h) {
-  uint32_t bits = uint32_t(h) << 16;
-  float f;
-  std::memcpy(&f, &bits, 4);
-  return f;
-}
-
-uint16_t floatToBF16(float f) {
-  uint32_t x;
-  std::memcpy(&x, &f, 4);
-  if ((x & 0x7fffffff) > 0x7f800000)
-    return uint16_t((x >> 16) | 0x40);
-  return uint16_t((x + 0x7fff + ((x >> 16) & 1)) >> 16);
+/// The llmc_convert_floats code of f32, f16 or bf16.
+int64_t floatTypeCode(Type type) {
+  return type.isF32() ? 0 : type.isF16() ? 1 : 2;
 }
 
 /// A float weight's values, row-major.
@@ -188,16 +128,12 @@ FailureOr<Loaded> QuantizeWeightsPass::load(llm::WeightOp weight) {
   int64_t n = type.getNumElements();
   result.values.resize(n);
   const char *data = buffer->getBufferStart() + weight.getOffset();
+  // The file's bytes may be unaligned for 2- or 4-byte loads: copy first.
   Type elt = type.getElementType();
-  if (elt.isF32()) {
-    std::memcpy(result.values.data(), data, n * 4);
-  } else {
-    for (int64_t i = 0; i < n; ++i) {
-      uint16_t h;
-      std::memcpy(&h, data + 2 * i, 2);
-      result.values[i] = elt.isF16() ? halfToFloat(h) : bf16ToFloat(h);
-    }
-  }
+  int64_t width = elt.getIntOrFloatBitWidth() / 8;
+  std::vector<uint8_t> raw(data, data + n * width);
+  llmc_convert_floats(raw.data(), floatTypeCode(elt), result.values.data(),
+                      /*f32*/ 0, n);
   return result;
 }
 
@@ -373,15 +309,8 @@ void QuantizeWeightsPass::runOnOperation() {
       int64_t n = int64_t(w.values.size());
       Type elt = target.floatType;
       packed.resize(n * (elt.isF32() ? 4 : 2));
-      for (int64_t i = 0; i < n; ++i) {
-        if (elt.isF32()) {
-          std::memcpy(&packed[4 * i], &w.values[i], 4);
-          continue;
-        }
-        uint16_t h = elt.isF16() ? floatToHalf(w.values[i])
-                                 : floatToBF16(w.values[i]);
-        std::memcpy(&packed[2 * i], &h, 2);
-      }
+      llmc_convert_floats(w.values.data(), /*f32*/ 0, packed.data(),
+                          floatTypeCode(elt), n);
       newType = RankedTensorType::get(type.getShape(), elt);
     }
     int64_t aligned = llvm::alignTo(offset, kTensorAlignment);
