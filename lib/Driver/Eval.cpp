@@ -430,24 +430,10 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                                       llvm::Twine(info.contextLength()) +
                                       " tokens (see --context)");
 
-  std::string vocabulary = tokenizerPath.empty() ? info.source : tokenizerPath;
-  if (llvm::sys::fs::is_directory(vocabulary))
-    return ctx.fail(vocabulary + ": llmc does not read the tokenizer of a "
-                                 "Hugging Face directory; give --tokenizer "
-                                 "FILE.gguf");
-  llvm::Expected<std::unique_ptr<gguf::File>> vocabFile =
-      gguf::File::open(vocabulary);
-  if (!vocabFile)
-    return ctx.fail(vocabFile.takeError());
   llvm::Expected<runtime::Tokenizer> tokenizer =
-      runtime::Tokenizer::fromGGUF(**vocabFile);
+      loadTokenizer(info, tokenizerPath);
   if (!tokenizer)
     return ctx.fail(tokenizer.takeError());
-  if (tokenizer->getVocabSize() > info.vocabSize)
-    return ctx.fail(vocabulary + ": the tokenizer has " +
-                    llvm::Twine(tokenizer->getVocabSize()) +
-                    " tokens but the model's vocabulary has " +
-                    llvm::Twine(info.vocabSize));
 
   // The sequences: cut from --text, or prompts continued greedily by the
   // uncompressed model (never emitting end-of-sequence, so every sequence

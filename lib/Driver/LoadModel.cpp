@@ -6,6 +6,8 @@
 
 #include "LoadModel.h"
 #include "Progress.h"
+#include "llmc/Import/GGUF.h"
+#include "llvm/Support/FileSystem.h"
 
 using namespace llmc;
 using namespace llmc::driver;
@@ -73,4 +75,32 @@ llmc::driver::loadOrCompile(llvm::StringRef path,
     return loaded.takeError();
   result.model = std::move(*loaded);
   return std::move(result);
+}
+
+llvm::Expected<runtime::Tokenizer>
+llmc::driver::loadTokenizer(const runtime::ModelInfo &info,
+                            llvm::StringRef tokenizerPath) {
+  auto fail = [](const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+  };
+  std::string vocabulary =
+      tokenizerPath.empty() ? info.source : tokenizerPath.str();
+  if (llvm::sys::fs::is_directory(vocabulary))
+    return fail(vocabulary + ": llmc does not read the tokenizer of a "
+                             "Hugging Face directory; give --tokenizer "
+                             "FILE.gguf");
+  llvm::Expected<std::unique_ptr<gguf::File>> file =
+      gguf::File::open(vocabulary);
+  if (!file)
+    return file.takeError();
+  llvm::Expected<runtime::Tokenizer> tokenizer =
+      runtime::Tokenizer::fromGGUF(**file);
+  if (!tokenizer)
+    return tokenizer.takeError();
+  if (tokenizer->getVocabSize() > info.vocabSize)
+    return fail(vocabulary + ": the tokenizer has " +
+                llvm::Twine(tokenizer->getVocabSize()) +
+                " tokens but the model's vocabulary has " +
+                llvm::Twine(info.vocabSize));
+  return tokenizer;
 }

@@ -10,6 +10,7 @@
 #include "llmc/API/ModelCompiler.h"
 #include "llmc/Driver/Driver.h"
 #include "llmc/Runtime/CompiledModel.h"
+#include "llmc/Runtime/Tokenizer.h"
 #include "llvm/Support/raw_ostream.h"
 
 namespace llmc::driver {
@@ -24,8 +25,6 @@ struct LoadedModel {
   double compileSeconds = 0;
 };
 
-/// Loads `path` when it is a compiled artifact, else compiles it into the
-/// cache first (api::compileCached, progress lines on `err`).
 /// The compression options compile, run, bench and eval share.
 struct CompressionArgs {
   std::string quantize;
@@ -39,9 +38,18 @@ std::optional<int> applyCompressionOptions(const CompressionArgs &args,
                                            const ArgParser &parser,
                                            Context &ctx);
 
+/// Loads `path` when it is a compiled artifact, else compiles it into the
+/// cache first (api::compileCached, progress lines on `err`).
 llvm::Expected<LoadedModel> loadOrCompile(llvm::StringRef path,
                                           const api::CompileOptions &options,
                                           llvm::raw_ostream &err);
+
+/// The tokenizer of a compiled model: the GGUF file `tokenizerPath`, else
+/// the model's source GGUF file (a Hugging Face directory's tokenizer is not
+/// read: an error asks for --tokenizer). Fails if it has more tokens than
+/// the model's vocabulary (ids past it would index past the embeddings).
+llvm::Expected<runtime::Tokenizer>
+loadTokenizer(const runtime::ModelInfo &info, llvm::StringRef tokenizerPath);
 
 } // namespace llmc::driver
 

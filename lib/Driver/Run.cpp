@@ -83,29 +83,11 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   runtime::CompiledModel::setThreads(threads);
   const runtime::ModelInfo &info = runner.getInfo();
 
-  // The tokenizer: --tokenizer, else the one of the source GGUF model. A
-  // Hugging Face directory's tokenizer (tokenizer.model / tokenizer.json) is
-  // not read.
-  std::string vocabulary = tokenizerPath;
-  if (vocabulary.empty()) {
-    if (llvm::sys::fs::is_directory(info.source))
-      return noTokenizer(info.source);
-    vocabulary = info.source;
-  }
-  llvm::Expected<std::unique_ptr<gguf::File>> source =
-      gguf::File::open(vocabulary);
-  if (!source)
-    return ctx.fail(source.takeError());
+  // The tokenizer: --tokenizer, else the one of the source GGUF model.
   llvm::Expected<runtime::Tokenizer> tokenizer =
-      runtime::Tokenizer::fromGGUF(**source);
+      loadTokenizer(info, tokenizerPath);
   if (!tokenizer)
     return ctx.fail(tokenizer.takeError());
-  // Ids past the model's vocabulary would index past its embedding table.
-  if (tokenizer->getVocabSize() > info.vocabSize)
-    return ctx.fail(vocabulary + ": the tokenizer has " +
-                    llvm::Twine(tokenizer->getVocabSize()) +
-                    " tokens but the model's vocabulary has " +
-                    llvm::Twine(info.vocabSize));
 
   std::vector<int32_t> ids = tokenizer->encode(prompt, /*addBos=*/true);
   if (ids.empty())
