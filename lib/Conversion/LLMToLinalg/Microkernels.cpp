@@ -343,6 +343,14 @@ struct BinaryToKernel : OpConversionPattern<Op> {
   std::string name;
 };
 
+/// Whether queries, keys and values are 2-D f32 (what the byte-cache
+/// attention kernels take).
+bool hasF32Operands(llm::AttentionOp op, llm::AttentionOp::Adaptor adaptor) {
+  return isF32Matrix(op.getQueries().getType()) &&
+         isF32Matrix(adaptor.getKeys().getType()) &&
+         isF32Matrix(adaptor.getValues().getType());
+}
+
 /// The leading scalar arguments of the attention kernels over a byte cache
 /// (KIVI, eviction): the cache buffer (`bytes` long), layer, position,
 /// heads and scale.
@@ -440,9 +448,7 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       return rewriter.notifyMatchFailure(op, "paged or evicting KIVI cache");
     if (op.getScores())
       return rewriter.notifyMatchFailure(op, "scores output not supported");
-    if (!isF32Matrix(op.getQueries().getType()) ||
-        !isF32Matrix(adaptor.getKeys().getType()) ||
-        !isF32Matrix(adaptor.getValues().getType()))
+    if (!hasF32Operands(op, adaptor))
       return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
@@ -476,9 +482,7 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     if (op.getScores() || op.getWindow() || !op.getCausal())
       return rewriter.notifyMatchFailure(
           op, "eviction lowers causal attention without a window or scores");
-    if (!isF32Matrix(op.getQueries().getType()) ||
-        !isF32Matrix(adaptor.getKeys().getType()) ||
-        !isF32Matrix(adaptor.getValues().getType()))
+    if (!hasF32Operands(op, adaptor))
       return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
