@@ -12,6 +12,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "AttentionTestUtil.h"
 #include "lib/Runtime/Kernels/KernelsImpl.h"
 #include "llmc/Import/SyntheticLlama.h"
 #include "llmc/Runtime/KVLayout.h"
@@ -26,6 +27,7 @@
 
 using llmc::kernels::halfToFloat;
 using llmc::runtime::KiviLayout;
+using namespace llmc::testing;
 
 namespace {
 
@@ -42,6 +44,16 @@ struct Config {
   int64_t channels() const { return kvHeads * headDim; }
   int64_t width() const { return heads * headDim; }
   float scale() const { return 1.0f / std::sqrt(float(headDim)); }
+  AttentionShape attention() const {
+    return {heads, kvHeads, headDim, scale(), window, causal};
+  }
+  /// llmc_attention_kivi's arguments between the cache and out, for a call
+  /// at `pos`.
+  auto kernelParams(int64_t pos) const {
+    return std::make_tuple(layer, pos, heads, scale(), window, causal ? 1 : 0,
+                           layers, kvHeads, capacity, headDim, bits, group,
+                           residual);
+  }
 };
 
 /// The f16 a record stores for v: nearest, saturated at +-65504.
@@ -88,95 +100,11 @@ void quantizeHistory(const Config &c, int64_t len, std::vector<float> &keys,
     }
 }
 
-/// Softmax attention in double of `rows` queries at positions pos.. over
-/// keys/values (rows of C floats), with the kernel's masks.
-std::vector<float> referenceAttention(const Config &c,
-                                      const std::vector<float> &q, int64_t rows,
-                                      int64_t pos,
-                                      const std::vector<float> &keys,
-                                      const std::vector<float> &values) {
-  int64_t d = c.headDim, ch = c.channels();
-  std::vector<float> out(size_t(rows * c.width()));
-  for (int64_t t = 0; t < rows; ++t)
-    for (int64_t h = 0; h < c.heads; ++h) {
-      int64_t kh = h / (c.heads / c.kvHeads), query = pos + t;
-      int64_t last = c.causal ? query : pos + rows - 1;
-      int64_t first =
-          c.window > 0 ? std::max<int64_t>(0, query - c.window + 1) : 0;
-      std::vector<double> scores;
-      double best = -INFINITY;
-      for (int64_t s = first; s <= last; ++s) {
-        double dot = 0;
-        for (int64_t j = 0; j < d; ++j)
-          dot += double(q[size_t(t * c.width() + h * d + j)]) *
-                 double(keys[size_t(s * ch + kh * d + j)]);
-        scores.push_back(dot * double(c.scale()));
-        best = std::max(best, scores.back());
-      }
-      double sum = 0;
-      std::vector<double> acc(size_t(d), 0.0);
-      for (int64_t s = first; s <= last; ++s) {
-        double w = std::exp(scores[size_t(s - first)] - best);
-        sum += w;
-        for (int64_t j = 0; j < d; ++j)
-          acc[size_t(j)] += w * double(values[size_t(s * ch + kh * d + j)]);
-      }
-      for (int64_t j = 0; j < d; ++j)
-        out[size_t(t * c.width() + h * d + j)] = float(acc[size_t(j)] / sum);
-    }
-  return out;
-}
-
-/// A strided copy of a rows x cols matrix: `offset` elements of padding,
-/// then rows `stride` apart (the padding NaN, so reading it shows).
-std::vector<float> strided(const float *x, int64_t rows, int64_t cols,
-                           int64_t stride, int64_t offset) {
-  std::vector<float> b(size_t(offset + rows * stride), NAN);
-  for (int64_t t = 0; t < rows; ++t)
-    std::copy(x + t * cols, x + (t + 1) * cols,
-              b.begin() + offset + t * stride);
-  return b;
-}
-
-/// Padding bytes around the cache (a multiple of 64, so the sections stay
-/// aligned); the kernel must not touch them.
-constexpr int64_t kGuard = 64;
-
 /// Drives one layer of a KIVI cache through llmc_attention_kivi with strided
 /// operands, keeping every key and value in float for the reference.
-class KiviRun {
+class KiviRun : public CacheRun<Config, KiviLayout, llmc_attention_kivi> {
 public:
-  explicit KiviRun(const Config &c)
-      : config(c), layout(c.layout()),
-        buffer(size_t(layout.totalBytes() + 2 * kGuard), 0) {}
-
-  /// One call on `rows` new positions; returns out (rows x H*D, compact).
-  std::vector<float> step(const std::vector<float> &q,
-                          const std::vector<float> &k,
-                          const std::vector<float> &v, int64_t rows) {
-    const Config &c = config;
-    int64_t width = c.width(), ch = c.channels();
-    std::vector<float> qb = strided(q.data(), rows, width, width + 3, 5);
-    std::vector<float> kb = strided(k.data(), rows, ch, ch + 1, 2);
-    std::vector<float> vb = strided(v.data(), rows, ch, ch + 7, 0);
-    std::vector<float> ob(size_t(1 + rows * (width + 2)), NAN);
-    llmc_attention_kivi(
-        qb.data(), qb.data(), 5, rows, width, width + 3, 1, kb.data(),
-        kb.data(), 2, rows, ch, ch + 1, 1, vb.data(), vb.data(), 0, rows, ch,
-        ch + 7, 1, buffer.data(), buffer.data(), kGuard, layout.totalBytes(), 1,
-        c.layer, pos, c.heads, c.scale(), c.window, c.causal ? 1 : 0, c.layers,
-        c.kvHeads, c.capacity, c.headDim, c.bits, c.group, c.residual,
-        ob.data(), ob.data(), 1, rows, width, width + 2, 1);
-    keys.insert(keys.end(), k.begin(), k.end());
-    values.insert(values.end(), v.begin(), v.end());
-    pos += rows;
-    std::vector<float> out(size_t(rows * width));
-    for (int64_t t = 0; t < rows; ++t)
-      std::copy(ob.begin() + 1 + t * (width + 2),
-                ob.begin() + 1 + t * (width + 2) + width,
-                out.begin() + t * width);
-    return out;
-  }
+  using CacheRun::CacheRun;
 
   /// The reference output of the last step's queries q (rows of them).
   std::vector<float> reference(const std::vector<float> &q,
@@ -189,58 +117,27 @@ public:
               k.begin() + (pos - rows) * ch);
     std::copy(values.begin() + (pos - rows) * ch, values.end(),
               v.begin() + (pos - rows) * ch);
-    return referenceAttention(config, q, rows, pos - rows, k, v);
+    return referenceAttention(config.attention(), q, rows, pos - rows, k, v);
   }
 
   /// The exact (f32 cache) attention of the last step's queries.
   std::vector<float> exact(const std::vector<float> &q, int64_t rows) const {
-    return referenceAttention(config, q, rows, pos - rows, keys, values);
+    return referenceAttention(config.attention(), q, rows, pos - rows, keys,
+                              values);
   }
-
-  Config config;
-  KiviLayout layout;
-  std::vector<uint8_t> buffer; // kGuard bytes, the cache, kGuard bytes
-  std::vector<float> keys, values;
-  int64_t pos = 0;
 };
-
-std::vector<float> normal(std::mt19937 &rng, int64_t n) {
-  std::normal_distribution<float> dist(0.0f, 1.0f);
-  std::vector<float> x(static_cast<size_t>(n));
-  for (float &v : x)
-    v = dist(rng);
-  return x;
-}
-
-/// Largest |got - want| and largest |want|.
-std::pair<double, double> errorAndMagnitude(const std::vector<float> &got,
-                                            const std::vector<float> &want) {
-  double err = 0, mag = 0;
-  for (size_t i = 0; i < want.size(); ++i) {
-    // NaN compares false: count it as an infinite error.
-    double e = std::fabs(double(got[i]) - double(want[i]));
-    err = std::max(err, e == e ? e : INFINITY);
-    mag = std::max(mag, std::fabs(double(want[i])));
-  }
-  return {err, mag};
-}
 
 /// Runs `schedule` (new positions per call) on `run` with random data and
 /// checks every call's output against the reference within `rel` of the
 /// output magnitude.
 void expectMatchesReference(KiviRun &run, const std::vector<int64_t> &schedule,
                             unsigned seed, double rel = 1e-4) {
-  const Config &c = run.config;
-  std::mt19937 rng(seed);
-  for (int64_t rows : schedule) {
-    std::vector<float> q = normal(rng, rows * c.width());
-    std::vector<float> k = normal(rng, rows * c.channels());
-    std::vector<float> v = normal(rng, rows * c.channels());
-    std::vector<float> out = run.step(q, k, v, rows);
-    auto [err, mag] = errorAndMagnitude(out, run.reference(q, rows));
+  forEachRandomStep(run, schedule, seed, [&](const RandomStep &step) {
+    auto [err, mag] =
+        errorAndMagnitude(step.out, run.reference(step.q, step.rows));
     ASSERT_LE(err, rel * std::max(mag, 1e-3))
         << "call ending at position " << run.pos;
-  }
+  });
 }
 
 std::string describe(const Config &c) {
@@ -395,24 +292,7 @@ TEST(KVQuantizedTest, ThreadCountDoesNotChangeResults) {
   Config c;
   c.heads = 8, c.kvHeads = 2, c.headDim = 64, c.residual = 32;
   c.capacity = 512;
-  auto runWith = [&](int64_t threads) {
-    llmc_kernels_set_threads(threads);
-    std::mt19937 rng(9);
-    KiviRun run(c);
-    std::vector<float> outs;
-    for (int64_t rows : {300, 1, 1, 1, 50}) {
-      std::vector<float> out = run.step(normal(rng, rows * c.width()),
-                                        normal(rng, rows * c.channels()),
-                                        normal(rng, rows * c.channels()), rows);
-      outs.insert(outs.end(), out.begin(), out.end());
-    }
-    return std::make_pair(outs, run.buffer);
-  };
-  int64_t previous = llmc_kernels_get_threads();
-  auto one = runWith(1), three = runWith(3);
-  llmc_kernels_set_threads(previous);
-  EXPECT_EQ(one.first, three.first);
-  EXPECT_EQ(one.second, three.second);
+  expectThreadCountIndependent<KiviRun>(c, {300, 1, 1, 1, 50}, 9);
 }
 
 TEST(KVQuantizedTest, InvalidParametersWriteNothing) {

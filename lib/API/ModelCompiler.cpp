@@ -101,8 +101,9 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
         return bad("the residual window must be non-negative");
       continue;
     }
-    if (head == "window" || head == "h2o") {
+    if (head == "window" || head == "h2o" || head == "snapkv") {
       out.policy = head.str();
+      bool snap = head == "snapkv";
       for (llvm::StringRef part : options) {
         if (part == "pyramid") {
           out.pyramid = true;
@@ -110,20 +111,30 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
         }
         char key = part.empty() ? 0 : part.front();
         int64_t value = 0;
-        if ((key != 'b' && key != 's' && key != 'r') ||
-            part.drop_front().getAsInteger(10, value) || value < 0)
-          return bad("'" + part + "' is not bBUDGET, sSINKS, rRECENT or "
-                                  "pyramid");
-        (key == 'b' ? out.budget : key == 's' ? out.sinks : out.recent) =
-            value;
+        bool known = key == 'b' || key == 's' ||
+                     (snap ? key == 'o' || key == 'p' : key == 'r');
+        if (!known || part.drop_front().getAsInteger(10, value) || value < 0)
+          return bad("'" + part + "' is not " +
+                     (snap ? "bBUDGET, sSINKS, oOBSERVE, pPOOL"
+                           : "bBUDGET, sSINKS, rRECENT") +
+                     " or pyramid");
+        int64_t &field = key == 'b'   ? out.budget
+                         : key == 's' ? out.sinks
+                         : key == 'r' ? out.recent
+                         : key == 'o' ? out.observe
+                                      : out.pool;
+        field = value;
       }
+      if (snap && (out.pool < 1 || out.pool % 2 == 0))
+        return bad("the pooling width must be odd, got " +
+                   llvm::Twine(out.pool));
       if (out.budget <= 0)
         return bad("give the budget, e.g. " + head + "-b128");
       continue;
     }
     return bad("expected kiviBITS[-gGROUP][-rRESIDUAL] or "
-               "window|h2o-bBUDGET[-sSINKS][-rRECENT][-pyramid], e.g. kivi4, "
-               "h2o-b128");
+               "window|h2o|snapkv-bBUDGET[-sSINKS][-rRECENT][-oOBSERVE]"
+               "[-pPOOL][-pyramid], e.g. kivi4, h2o-b128");
   }
   return "";
 }
@@ -132,32 +143,40 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
 /// layers, or an error message.
 static std::string evictOptions(const api::KVSpec &spec, int64_t layers,
                                 KVEvictOptions &options) {
-  bool window = spec.policy == "window";
+  bool window = spec.policy == "window", snap = spec.policy == "snapkv";
   options.policy = spec.policy;
   options.sinks = spec.sinks >= 0 ? spec.sinks : window ? 4 : 0;
   int64_t budget = spec.budget;
+  // The part of the budget that is not chosen by the policy.
+  int64_t fixed;
   if (window) {
     options.recent = budget - options.sinks;
     options.heavy = 0;
+    fixed = options.sinks;
+  } else if (snap) {
+    options.observe = spec.observe >= 0
+                          ? spec.observe
+                          : std::max<int64_t>(1, std::min<int64_t>(16, budget / 4));
+    options.pool = spec.pool;
+    options.recent = 0;
+    fixed = options.sinks + options.observe;
+    options.heavy = budget - fixed;
   } else {
     options.recent = spec.recent >= 0 ? spec.recent : budget / 2;
-    options.heavy = budget - options.sinks - options.recent;
+    fixed = options.sinks + options.recent;
+    options.heavy = budget - fixed;
   }
-  if ((window ? options.recent : options.heavy) <= 0)
+  if (budget - fixed <= 0)
     return ("--kv " + spec.policy + ": a budget of " + llvm::Twine(budget) +
-            " leaves no room beyond " +
-            llvm::Twine(window ? options.sinks
-                               : options.sinks + options.recent) +
-            " sinks and recent positions")
+            " leaves no room beyond " + llvm::Twine(fixed) + " sinks and " +
+            (snap ? "observed" : "recent") + " positions")
         .str();
   if (spec.pyramid && layers > 1) {
     // 1.5x at layer 0 down to 0.5x at the last layer: the same total.
     for (int64_t l = 0; l < layers; ++l) {
       double scale = 1.5 - double(l) / double(layers - 1);
-      options.layerBudgets.push_back(
-          std::max<int64_t>(window ? options.sinks + 1
-                                   : options.sinks + options.recent + 1,
-                            int64_t(std::llround(scale * double(budget)))));
+      options.layerBudgets.push_back(std::max<int64_t>(
+          fixed + 1, int64_t(std::llround(scale * double(budget)))));
     }
   }
   return "";

@@ -79,44 +79,59 @@ struct Comparison {
   }
 };
 
-/// Runs `base` and `comp` teacher-forced over `seqs`, one token per step in
-/// lockstep, and compares their next-token distributions.
+/// Runs `base` and `comp` over `seqs`, the first `prefill` tokens of each
+/// as one call, then one token per step in lockstep (teacher forcing), and
+/// compares their next-token distributions at every position.
 llvm::Expected<Comparison>
 compare(runtime::CompiledModel &base, runtime::CompiledModel &comp,
-        const std::vector<std::vector<int32_t>> &seqs) {
+        const std::vector<std::vector<int32_t>> &seqs, int64_t prefill) {
   Comparison c;
   std::vector<double> logP, logQ;
+  int64_t vocab = base.getInfo().vocabSize;
   for (const std::vector<int32_t> &seq : seqs) {
     base.reset();
     comp.reset();
-    for (size_t i = 0; i < seq.size(); ++i) {
+    for (size_t i = 0; i < seq.size();) {
+      size_t n = i == 0 ? std::max<size_t>(1, std::min(size_t(prefill),
+                                                         seq.size()))
+                        : 1;
+      llvm::ArrayRef<int32_t> tokens(seq.data() + i, n);
       Stopwatch baseWatch;
-      llvm::Expected<llvm::ArrayRef<float>> p = base.forward({seq[i]});
-      c.base.seconds += baseWatch.seconds();
+      llvm::Expected<llvm::ArrayRef<float>> p = base.forward(tokens);
+      double baseSeconds = baseWatch.seconds();
       if (!p)
         return p.takeError();
       Stopwatch compWatch;
-      llvm::Expected<llvm::ArrayRef<float>> q = comp.forward({seq[i]});
-      c.comp.seconds += compWatch.seconds();
+      llvm::Expected<llvm::ArrayRef<float>> q = comp.forward(tokens);
+      double compSeconds = compWatch.seconds();
       if (!q)
         return q.takeError();
-      ++c.base.steps;
-      ++c.comp.steps;
-      logSoftmax(*p, logP);
-      logSoftmax(*q, logQ);
-      double kld = 0;
-      for (size_t v = 0; v < logP.size(); ++v)
-        kld += std::exp(logP[v]) * (logP[v] - logQ[v]);
-      kld = std::max(kld, 0.0);
-      c.kldSum += kld;
-      c.kldMax = std::max(c.kldMax, kld);
-      c.agree += argmax(*p) == argmax(*q);
-      ++c.positions;
-      if (i + 1 < seq.size()) {
-        c.base.nll -= logP[size_t(seq[i + 1])];
-        c.comp.nll -= logQ[size_t(seq[i + 1])];
-        ++c.base.predictions;
-        ++c.comp.predictions;
+      // Decode speed counts one-token steps only.
+      if (n == 1) {
+        c.base.seconds += baseSeconds;
+        c.comp.seconds += compSeconds;
+        ++c.base.steps;
+        ++c.comp.steps;
+      }
+      for (size_t r = 0; r < n; ++r, ++i) {
+        llvm::ArrayRef<float> rowP = p->slice(r * size_t(vocab), size_t(vocab));
+        llvm::ArrayRef<float> rowQ = q->slice(r * size_t(vocab), size_t(vocab));
+        logSoftmax(rowP, logP);
+        logSoftmax(rowQ, logQ);
+        double kld = 0;
+        for (size_t v = 0; v < logP.size(); ++v)
+          kld += std::exp(logP[v]) * (logP[v] - logQ[v]);
+        kld = std::max(kld, 0.0);
+        c.kldSum += kld;
+        c.kldMax = std::max(c.kldMax, kld);
+        c.agree += argmax(rowP) == argmax(rowQ);
+        ++c.positions;
+        if (i + 1 < seq.size()) {
+          c.base.nll -= logP[size_t(seq[i + 1])];
+          c.comp.nll -= logQ[size_t(seq[i + 1])];
+          ++c.base.predictions;
+          ++c.comp.predictions;
+        }
       }
     }
   }
@@ -233,7 +248,7 @@ llvm::Expected<std::vector<CompressionArgs>> readGrid(llvm::StringRef path,
 int runSweep(Context &ctx, const std::string &model, const std::string &dir,
              const std::vector<CompressionArgs> &grid,
              runtime::CompiledModel &base,
-             const std::vector<std::vector<int32_t>> &seqs,
+             const std::vector<std::vector<int32_t>> &seqs, int64_t prefill,
              const api::CompileOptions &baseOptions, bool json) {
   if (std::error_code ec = llvm::sys::fs::create_directories(dir))
     return ctx.fail(dir + ": cannot create the sweep folder: " + ec.message());
@@ -261,7 +276,8 @@ int runSweep(Context &ctx, const std::string &model, const std::string &dir,
     llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
     if (!loaded)
       return ctx.fail(loaded.takeError());
-    llvm::Expected<Comparison> c = compare(base, *loaded->model, seqs);
+    llvm::Expected<Comparison> c =
+        compare(base, *loaded->model, seqs, prefill);
     if (!c)
       return ctx.fail(c.takeError());
     const runtime::ModelInfo &info = loaded->model->getInfo();
@@ -358,6 +374,11 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                 "KV cache capacity when compiling (default: the model's)");
   parser.option("--tokenizer", tokenizerPath, "FILE",
                 "a GGUF file whose vocabulary to use (default: the model's)");
+  int64_t prefill = 0;
+  parser.option("--prefill", prefill, "N",
+                "run the first N tokens of each sequence as one prefill call "
+                "(a prompt: what SnapKV selects from), the rest one token per "
+                "step (default 0: every token one step)");
   std::string sweepDir, gridFile;
   parser.option("--sweep", sweepDir, "DIR",
                 "run a grid of settings instead (weight formats, KIVI widths, "
@@ -379,6 +400,8 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                                   "--reorder-outliers or --kv");
   if (tokens < 2)
     return parser.usageError(ctx, "--tokens must be at least 2");
+  if (prefill < 0 || prefill >= tokens)
+    return parser.usageError(ctx, "--prefill must be in [0, --tokens)");
   if (sequences < 1)
     return parser.usageError(ctx, "--sequences must be at least 1");
   if (threads < 0 || context < 0)
@@ -501,11 +524,12 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
   }
 
   if (!sweepDir.empty())
-    return runSweep(ctx, model, sweepDir, grid, baseModel, seqs, baseOptions,
-                    json);
+    return runSweep(ctx, model, sweepDir, grid, baseModel, seqs, prefill,
+                    baseOptions, json);
 
   runtime::CompiledModel &compModel = *compressed->model;
-  llvm::Expected<Comparison> result = compare(baseModel, compModel, seqs);
+  llvm::Expected<Comparison> result =
+      compare(baseModel, compModel, seqs, prefill);
   if (!result)
     return ctx.fail(result.takeError());
   const Comparison &c = *result;
@@ -516,6 +540,7 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
     report["model"] = model;
     report["sequences"] = int64_t(seqs.size());
     report["tokens_per_sequence"] = tokens;
+    report["prefill"] = prefill;
     ctx.out << llvm::json::Value(std::move(report)) << "\n";
     return 0;
   }

@@ -25,10 +25,11 @@ void llmc::driver::addCompressionOptions(ArgParser &parser,
                 "compress the KV cache: kiviBITS[-gGROUP][-rRESIDUAL] "
                 "quantizes it KIVI-style (keys per channel, values per token; "
                 "2, 4 or 8 bits, group default 32, full-precision window "
-                "default 128), e.g. kivi4; window|h2o-bBUDGET[-sSINKS]"
-                "[-rRECENT][-pyramid] bounds it to BUDGET positions per layer "
-                "(attention sinks + recent window, or H2O heavy hitters), "
-                "e.g. h2o-b128");
+                "default 128), e.g. kivi4; window|h2o|snapkv-bBUDGET[-sSINKS]"
+                "[-rRECENT][-oOBSERVE][-pPOOL][-pyramid] bounds it to BUDGET "
+                "positions per layer (attention sinks + recent window, H2O "
+                "heavy hitters, or SnapKV's one-shot selection at the end of "
+                "the prompt), e.g. h2o-b128");
 }
 
 std::optional<int> llmc::driver::applyCompressionOptions(

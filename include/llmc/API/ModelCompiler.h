@@ -34,8 +34,9 @@ struct CompileOptions {
   std::string weightsPath;
   /// KV-cache compression, comma-separated parts: KIVI quantization
   /// `kiviBITS[-gGROUP][-rRESIDUAL]` (llmc-kv-quantize, e.g. "kivi4") and/or
-  /// an eviction policy `window|h2o-bBUDGET[-sSINKS][-rRECENT][-pyramid]`
-  /// (llmc-kv-evict, e.g. "h2o-b128"); empty = the f32 cache.
+  /// an eviction policy `window|h2o|snapkv-bBUDGET[-sSINKS][-rRECENT]
+  /// [-oOBSERVE][-pPOOL][-pyramid]` (llmc-kv-evict, e.g. "h2o-b128");
+  /// empty = the f32 cache.
   std::string kv;
 };
 
@@ -46,12 +47,14 @@ std::string validateQuantizeSpec(llvm::StringRef spec);
 struct KVSpec {
   bool kivi = false;
   int64_t bits = 4, group = 32, residual = 128;
-  /// "", "window" or "h2o".
+  /// "", "window", "h2o" or "snapkv".
   std::string policy;
   /// Positions kept per layer (the mean over layers with `pyramid`);
   /// sinks and recent of -1 take the policy's defaults (window: 4 sinks,
   /// the rest recent; h2o: no sinks, half the budget recent).
   int64_t budget = 0, sinks = -1, recent = -1;
+  /// SnapKV's observation window (-1: min(16, budget / 4)) and pooling.
+  int64_t observe = -1, pool = 7;
   /// PyramidKV-style budgets: 1.5x the budget at the first layer down to
   /// 0.5x at the last, linearly (same total).
   bool pyramid = false;

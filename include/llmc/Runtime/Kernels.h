@@ -158,19 +158,37 @@ void llmc_attention_kivi(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
 /// a new position replaces: with policy 0 (window, StreamingLLM) the oldest
 /// position >= `sinks`; with policy 1 (H2O) the position >= `sinks` and
 /// older than the `recent` latest with the least accumulated attention
-/// (ties to the older; the window rule when none qualifies). H2O adds each
-/// row's attention probabilities, summed over the query heads of a KV head,
-/// to the slots' scores (a new slot starts at 0); the window policy leaves
-/// them 0. Parameters the layout cannot hold (policy not 0/1, budget
-/// outside 1..slots, layer out of range, a cache buffer smaller than the
-/// layout or not 4-byte aligned, mismatched shapes) make it return at once,
-/// writing nothing.
+/// (ties to the older; the window rule when none qualifies); with policy 2
+/// (SnapKV) the oldest position >= `sinks` whose score is 0 (not pinned;
+/// the window rule when none qualifies). H2O adds each row's attention
+/// probabilities, summed over the query heads of a KV head, to the slots'
+/// scores (a new slot starts at 0); the window policy and SnapKV do not.
+///
+/// SnapKV compresses a prompt: a call at pos 0 with T > budget attends
+/// every row causally over the call's own rows 0..t (nothing evicted), then
+/// per KV head sums the attention probabilities of its query heads' last
+/// `observe` rows on each position p < T - observe (the votes),
+/// max-pools them over [p - pool/2, p + pool/2] within [0, T - observe), and
+/// keeps the sinks, the budget - sinks - observe positions in [sinks, T -
+/// observe) with the largest pooled votes (ties to the older) and the last
+/// `observe` positions: slots [0, budget) in increasing position order,
+/// scores 1 (pinned for the rest of the sequence) except the observation
+/// window's 0. Any other SnapKV call (decode, a prompt that fits the
+/// budget, later chunks) inserts row by row as above. observe and pool are
+/// read by SnapKV only (pass 0 and 1 otherwise).
+///
+/// Parameters the layout cannot hold (policy not 0..2, budget outside
+/// 1..slots, layer out of range, a cache buffer smaller than the layout or
+/// not 4-byte aligned, mismatched shapes; for SnapKV observe < 1, an even
+/// or non-positive pool, or sinks + observe >= budget) make it return at
+/// once, writing nothing.
 void llmc_attention_evict(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
                           LLMC_MEMREF2(float, v), LLMC_MEMREF1(uint8_t, cache),
                           int64_t layer, int64_t pos, int64_t heads,
                           float scale, int64_t layers, int64_t kvHeads,
                           int64_t slots, int64_t headDim, int64_t policy,
                           int64_t sinks, int64_t recent, int64_t budget,
+                          int64_t observe, int64_t pool,
                           LLMC_MEMREF2(float, out));
 
 /// Row-wise ops on T x N f32 rows (any row stride), results written to y

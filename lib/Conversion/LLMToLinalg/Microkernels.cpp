@@ -477,8 +477,6 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     if (!layout || cacheType.isPaged())
       return rewriter.notifyMatchFailure(op, "eviction needs a contiguous "
                                              "f32 cache");
-    if (policy.getKind() == kv::PolicyKind::SnapKV)
-      return rewriter.notifyMatchFailure(op, "snapkv not lowered yet");
     if (op.getScores() || op.getWindow() || !op.getCausal())
       return rewriter.notifyMatchFailure(
           op, "eviction lowers causal attention without a window or scores");
@@ -488,11 +486,16 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     Location loc = op.getLoc();
     SmallVector<Value> scalars =
         byteCacheScalars(b, op, adaptor, layout->totalBytes());
-    int64_t kind = policy.getKind() == kv::PolicyKind::H2O ? 1 : 0;
+    // The kernel's policy numbers: 0 window, 1 h2o, 2 snapkv.
+    int64_t kind = policy.getKind() == kv::PolicyKind::Window ? 0
+                   : policy.getKind() == kv::PolicyKind::H2O  ? 1
+                                                              : 2;
+    bool snap = kind == 2;
     for (int64_t v : {layout->layers, layout->kvHeads, layout->slots,
                       layout->headDim, kind, policy.getSinks(),
-                      policy.getRecent(),
-                      policy.getLayerBudget(op.getLayer())})
+                      policy.getRecent(), policy.getLayerBudget(op.getLayer()),
+                      snap ? policy.getObserve() : int64_t(0),
+                      snap ? policy.getPool() : int64_t(1)})
       scalars.push_back(i64Const(b, loc, v));
     return emitByteCacheCall(rewriter, op, adaptor, "llmc_attention_evict",
                              scalars);

@@ -11,14 +11,21 @@
 //  - H2O (heavy hitters): among the positions that are neither sinks nor
 //    one of the `recent` most recent, the one that has received the least
 //    attention so far (the mass summed over every query and query head of
-//    the KV head), ties to the older position.
+//    the KV head), ties to the older position;
+//  - SnapKV: a prompt longer than the budget is compressed once, after it
+//    has been attended in full: the last `observe` prompt rows vote (their
+//    attention, pooled over neighbouring positions) for the earlier
+//    positions, and the sinks, the `heavy` most voted and the observation
+//    window are kept. The sinks and the voted positions are pinned (score 1)
+//    for the rest of the sequence; later positions replace the oldest
+//    unpinned one, like a window over what the prompt did not pin.
 //
 // Every choice depends on the attention of the rows before it (H2O), so the
 // rows of a call are processed in order; the KV heads are independent and
 // split over the thread pool. Slots are unordered, so a row scores all the
 // slots in use into a buffer, normalizes them (the probabilities are what
-// H2O accumulates) and then sums the values; the query heads of a KV head
-// (GQA) share each key and value read.
+// H2O accumulates and SnapKV votes with) and then sums the values; the query
+// heads of a KV head (GQA) share each key and value read.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,7 +44,7 @@ using llmc::runtime::EvictLayout;
 
 namespace {
 
-enum class Policy : int64_t { Window = 0, H2O = 1 };
+enum class Policy : int64_t { Window = 0, H2O = 1, SnapKV = 2 };
 
 /// One call's view of one layer of the cache and of the step's rows.
 struct Evict {
@@ -50,8 +57,16 @@ struct Evict {
   float scale;
   Policy policy;
   int64_t sinks, recent, budget;
+  int64_t observe, pool; // SnapKV only
   float *out;
   int64_t outStride;
+
+  int64_t group() const { return heads / layout.kvHeads; }
+  /// Whether this call is a SnapKV prompt to compress: it starts the
+  /// sequence and brings more positions than the budget holds.
+  bool selectsPrompt() const {
+    return policy == Policy::SnapKV && pos == 0 && rows > budget;
+  }
 };
 
 /// The four arrays of one KV head of the layer.
@@ -69,6 +84,14 @@ HeadCache headCache(const Evict &p, int64_t kvHead) {
           reinterpret_cast<int32_t *>(head + l.positionsOffset()),
           reinterpret_cast<float *>(head + l.scoresOffset())};
 }
+
+/// Keys and values one row attends over: n of each, `keyStride` and
+/// `valueStride` floats apart (the cache's slots, or a prompt's input rows
+/// while SnapKV attends to it in full).
+struct KeyValues {
+  const float *keys, *values;
+  int64_t keyStride, valueStride;
+};
 
 /// The window victim among slots [0, count): the oldest position that is
 /// not a sink. When every slot holds a sink (sinks >= budget, which the
@@ -104,17 +127,34 @@ int64_t heavyHitterVictim(const HeadCache &c, int64_t count, int64_t sinks,
   return victim >= 0 ? victim : windowVictim(c, count, sinks);
 }
 
-/// Attention of row t for the query heads of KV head `kvHead` over slots
-/// [0, n), which hold the row's own position and n - 1 earlier ones. `probs`
-/// holds group * n floats: the probabilities of head i at probs[i * n].
-void attendRow(const Evict &p, const HeadCache &c, int64_t kvHead, int64_t t,
+/// The SnapKV victim among slots [0, count): the oldest position that is
+/// neither a sink nor pinned by a prompt selection (score != 0); the window
+/// rule if there is none. After a selection the observation window (at
+/// least one slot) is unpinned and every new position enters unpinned, so
+/// the fallback only matters for sinks >= budget.
+int64_t snapVictim(const HeadCache &c, int64_t count, int64_t sinks) {
+  int64_t victim = -1;
+  for (int64_t s = 0; s < count; ++s) {
+    int32_t position = c.positions[s];
+    if (position < sinks || c.scores[s] != 0.0f)
+      continue;
+    if (victim < 0 || position < c.positions[victim])
+      victim = s;
+  }
+  return victim >= 0 ? victim : windowVictim(c, count, sinks);
+}
+
+/// Attention of row t for the query heads of KV head `kvHead` over the n
+/// keys and values of `kv`. `probs` holds group * n floats: on return, the
+/// probabilities of head i at probs[i * n].
+void attendRow(const Evict &p, const KeyValues &kv, int64_t kvHead, int64_t t,
                int64_t n, float *probs) {
-  int64_t d = p.layout.headDim, group = p.heads / p.layout.kvHeads;
+  int64_t d = p.layout.headDim, group = p.group();
   int64_t firstHead = kvHead * group;
   const float *q = p.q + t * p.qStride + firstHead * d;
   float *out = p.out + t * p.outStride + firstHead * d;
   for (int64_t s = 0; s < n; ++s) {
-    const float *key = c.keys + s * d;
+    const float *key = kv.keys + s * kv.keyStride;
     for (int64_t i = 0; i < group; ++i) {
       float score = 0.0f;
       for (int64_t j = 0; j < d; ++j)
@@ -135,50 +175,134 @@ void attendRow(const Evict &p, const HeadCache &c, int64_t kvHead, int64_t t,
   }
   std::fill(out, out + group * d, 0.0f);
   for (int64_t s = 0; s < n; ++s) {
-    const float *value = c.values + s * d;
+    const float *value = kv.values + s * kv.valueStride;
     for (int64_t i = 0; i < group; ++i) {
       float w = probs[i * n + s];
       for (int64_t j = 0; j < d; ++j)
         out[i * d + j] += w * value[j];
     }
   }
-  // The window policy never reads the scores, so it does not keep them.
-  if (p.policy != Policy::H2O)
-    return;
+}
+
+/// Adds the attention probabilities of a row (group x n in probs), summed
+/// over the query heads, to the first n entries of `sums`.
+void addMass(float *sums, const float *probs, int64_t group, int64_t n) {
   for (int64_t s = 0; s < n; ++s) {
     float mass = 0.0f;
     for (int64_t i = 0; i < group; ++i)
       mass += probs[i * n + s];
-    c.scores[s] += mass;
+    sums[s] += mass;
   }
+}
+
+/// A per-thread buffer of n T's, grown to the largest size a call on this
+/// thread has needed and reused after that, so that steady decoding never
+/// allocates.
+template <typename T> T *scratch(size_t n) {
+  thread_local std::vector<T> buffer;
+  if (buffer.size() < n)
+    buffer.resize(n);
+  return buffer.data();
+}
+
+/// SnapKV on a prompt of T = rows > budget positions starting at 0: every
+/// row attends causally over the prompt's own rows (nothing is evicted
+/// while the prompt runs), the last `observe` rows vote, and the selection
+/// fills slots [0, budget) in increasing position order.
+void selectPrompt(const Evict &p, int64_t kvHead) {
+  int64_t d = p.layout.headDim, group = p.group(), rows = p.rows;
+  int64_t observed = rows - p.observe; // positions that can be voted out
+  int64_t heavy = p.budget - p.sinks - p.observe;
+  // probs (group x T), then the votes and the pooled votes (one per
+  // votable position); the candidates' positions in a buffer of their own.
+  size_t probsSize = size_t(group * rows);
+  float *probs = scratch<float>(probsSize + 2 * size_t(observed));
+  float *votes = probs + probsSize, *pooled = votes + observed;
+  int32_t *order = scratch<int32_t>(size_t(observed));
+  std::fill(votes, votes + observed, 0.0f);
+  KeyValues input{p.k + kvHead * d, p.v + kvHead * d, p.kStride, p.vStride};
+  for (int64_t t = 0; t < rows; ++t) {
+    attendRow(p, input, kvHead, t, t + 1, probs);
+    // Row t's probabilities over the votable positions are the first
+    // `observed` of each head's t + 1 (t >= observed here).
+    if (t >= observed)
+      for (int64_t i = 0; i < group; ++i)
+        for (int64_t s = 0; s < observed; ++s)
+          votes[s] += probs[i * (t + 1) + s];
+  }
+  // Max-pooling spreads a vote over its neighbours, so that the positions
+  // around a strongly attended one (the rest of its phrase) are kept too.
+  int64_t half = p.pool / 2;
+  for (int64_t s = 0; s < observed; ++s) {
+    int64_t first = std::max<int64_t>(0, s - half);
+    int64_t last = std::min(observed - 1, s + half);
+    pooled[s] = *std::max_element(votes + first, votes + last + 1);
+  }
+  // The `heavy` best candidates in [sinks, observed) (more than heavy of
+  // them since rows > budget), ties to the older, back in position order.
+  int64_t candidates = observed - p.sinks;
+  for (int64_t i = 0; i < candidates; ++i)
+    order[i] = int32_t(p.sinks + i);
+  auto better = [&](int32_t a, int32_t b) {
+    return pooled[a] > pooled[b] || (pooled[a] == pooled[b] && a < b);
+  };
+  std::nth_element(order, order + heavy, order + candidates, better);
+  std::sort(order, order + heavy);
+  // Sinks, heavy positions, observation window: increasing positions.
+  HeadCache c = headCache(p, kvHead);
+  auto store = [&](int64_t slot, int64_t position, float pin) {
+    std::memcpy(c.keys + slot * d, p.k + position * p.kStride + kvHead * d,
+                size_t(d) * sizeof(float));
+    std::memcpy(c.values + slot * d, p.v + position * p.vStride + kvHead * d,
+                size_t(d) * sizeof(float));
+    c.positions[slot] = int32_t(position);
+    c.scores[slot] = pin;
+  };
+  int64_t slot = 0;
+  for (int64_t s = 0; s < p.sinks; ++s)
+    store(slot++, s, 1.0f);
+  for (int64_t i = 0; i < heavy; ++i)
+    store(slot++, order[i], 1.0f);
+  for (int64_t s = observed; s < rows; ++s)
+    store(slot++, s, 0.0f);
 }
 
 /// Inserts the call's rows into KV head kvHead, one at a time, each
 /// followed by its attention (the next row's victim depends on it).
 void processHead(const Evict &p, int64_t kvHead) {
+  if (p.selectsPrompt()) {
+    selectPrompt(p, kvHead);
+    return;
+  }
   const EvictLayout &l = p.layout;
-  int64_t d = l.headDim, group = p.heads / l.kvHeads;
-  // One buffer per thread, sized for the largest budget any layer can have:
-  // it is allocated on a thread's first call and reused after that.
-  thread_local std::vector<float> probs;
-  size_t need = size_t(group * l.slots);
-  if (probs.size() < need)
-    probs.resize(need);
+  int64_t d = l.headDim;
+  // Sized for the largest budget any layer can have.
+  float *probs = scratch<float>(size_t(p.group() * l.slots));
   HeadCache c = headCache(p, kvHead);
+  KeyValues held{c.keys, c.values, d, d};
   for (int64_t t = 0; t < p.rows; ++t) {
     int64_t query = p.pos + t, count = std::min(query, p.budget);
     int64_t slot = count;
-    if (count == p.budget)
-      slot = p.policy == Policy::H2O
-                 ? heavyHitterVictim(c, count, p.sinks, p.recent, query)
-                 : windowVictim(c, count, p.sinks);
+    if (count == p.budget) {
+      if (p.policy == Policy::H2O)
+        slot = heavyHitterVictim(c, count, p.sinks, p.recent, query);
+      else if (p.policy == Policy::SnapKV)
+        slot = snapVictim(c, count, p.sinks);
+      else
+        slot = windowVictim(c, count, p.sinks);
+    }
     std::memcpy(c.keys + slot * d, p.k + t * p.kStride + kvHead * d,
                 size_t(d) * sizeof(float));
     std::memcpy(c.values + slot * d, p.v + t * p.vStride + kvHead * d,
                 size_t(d) * sizeof(float));
     c.positions[slot] = int32_t(query);
     c.scores[slot] = 0.0f;
-    attendRow(p, c, kvHead, t, std::min(query + 1, p.budget), probs.data());
+    int64_t n = std::min(query + 1, p.budget);
+    attendRow(p, held, kvHead, t, n, probs);
+    // Only H2O reads the scores as attention mass; the window policy leaves
+    // them 0 and SnapKV keeps them as pins.
+    if (p.policy == Policy::H2O)
+      addMass(c.scores, probs, p.group(), n);
   }
 }
 
@@ -189,15 +313,31 @@ void headRange(const void *context, int64_t begin, int64_t end) {
     processHead(p, kvHead);
 }
 
+/// Whether `policy`'s own parameters are consistent. SnapKV needs an
+/// observation window, an odd (centred) pooling width and at least one
+/// heavy position besides the sinks and the window; the other policies
+/// ignore observe and pool.
+bool validPolicy(int64_t policy, int64_t sinks, int64_t budget, int64_t observe,
+                 int64_t pool) {
+  switch (Policy(policy)) {
+  case Policy::Window:
+  case Policy::H2O:
+    return true;
+  case Policy::SnapKV:
+    return observe >= 1 && pool >= 1 && pool % 2 == 1 &&
+           sinks < budget - observe;
+  }
+  return false;
+}
+
 } // namespace
 
-extern "C" void
-llmc_attention_evict(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
-                     LLMC_MEMREF2(float, v), LLMC_MEMREF1(uint8_t, cache),
-                     int64_t layer, int64_t pos, int64_t heads, float scale,
-                     int64_t layers, int64_t kvHeads, int64_t slots,
-                     int64_t headDim, int64_t policy, int64_t sinks,
-                     int64_t recent, int64_t budget, LLMC_MEMREF2(float, out)) {
+extern "C" void llmc_attention_evict(
+    LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k), LLMC_MEMREF2(float, v),
+    LLMC_MEMREF1(uint8_t, cache), int64_t layer, int64_t pos, int64_t heads,
+    float scale, int64_t layers, int64_t kvHeads, int64_t slots,
+    int64_t headDim, int64_t policy, int64_t sinks, int64_t recent,
+    int64_t budget, int64_t observe, int64_t pool, LLMC_MEMREF2(float, out)) {
   (void)qAllocated, (void)qColStride, (void)kAllocated, (void)kColStride,
       (void)vAllocated, (void)vColStride, (void)cacheAllocated,
       (void)cacheStride, (void)outAllocated, (void)outColStride;
@@ -207,23 +347,27 @@ llmc_attention_evict(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
   // The compiler only emits valid calls; these checks keep a bad one from
   // reading or writing out of bounds (the outputs are left as they were).
   // Positions are stored as i32.
-  bool valid =
-      (policy == int64_t(Policy::Window) || policy == int64_t(Policy::H2O)) &&
-      kvHeads > 0 && headDim > 0 && heads > 0 && heads % kvHeads == 0 &&
-      layer >= 0 && layer < layers && slots > 0 && budget >= 1 &&
-      budget <= slots && sinks >= 0 && recent >= 0 && pos >= 0 && rows >= 0 &&
-      pos + rows <= std::numeric_limits<int32_t>::max() && kRows >= rows &&
-      vRows >= rows && kCols >= c && vCols >= c && qCols >= heads * headDim &&
-      outRows >= rows && outCols >= heads * headDim &&
-      cacheSize >= layout.totalBytes() &&
-      reinterpret_cast<uintptr_t>(base) % alignof(float) == 0;
+  bool valid = policy >= int64_t(Policy::Window) &&
+               policy <= int64_t(Policy::SnapKV) && kvHeads > 0 &&
+               headDim > 0 && heads > 0 && heads % kvHeads == 0 && layer >= 0 &&
+               layer < layers && slots > 0 && budget >= 1 && budget <= slots &&
+               sinks >= 0 && recent >= 0 &&
+               validPolicy(policy, sinks, budget, observe, pool) && pos >= 0 &&
+               rows >= 0 && pos + rows <= std::numeric_limits<int32_t>::max() &&
+               kRows >= rows && vRows >= rows && kCols >= c && vCols >= c &&
+               qCols >= heads * headDim && outRows >= rows &&
+               outCols >= heads * headDim && cacheSize >= layout.totalBytes() &&
+               reinterpret_cast<uintptr_t>(base) % alignof(float) == 0;
   if (!valid)
     return;
-  Evict p{layout,      base,       layer,           q + qOffset,    k + kOffset,
-          v + vOffset, qRowStride, kRowStride,      vRowStride,     rows,
-          pos,         heads,      scale,           Policy(policy), sinks,
-          recent,      budget,     out + outOffset, outRowStride};
-  double work = double(heads) * double(rows) *
-                double(std::min(pos + rows, budget)) * double(headDim) * 4;
+  Evict p{layout,      base,       layer,      q + qOffset,    k + kOffset,
+          v + vOffset, qRowStride, kRowStride, vRowStride,     rows,
+          pos,         heads,      scale,      Policy(policy), sinks,
+          recent,      budget,     observe,    pool,           out + outOffset,
+          outRowStride};
+  // Keys a row attends over, on average: a SnapKV prompt attends in full.
+  double keys = p.selectsPrompt() ? double(rows + 1) / 2
+                                  : double(std::min(pos + rows, budget));
+  double work = double(heads) * double(rows) * keys * double(headDim) * 4;
   parallelFor(kvHeads, /*grain=*/1, work, headRange, &p);
 }

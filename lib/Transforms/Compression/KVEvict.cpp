@@ -32,30 +32,33 @@ struct KVEvictPass : llmc::impl::KVEvictBase<KVEvictPass> {
       return [loc] { return emitError(loc) << "llmc-kv-evict: "; };
     };
     std::optional<kv::PolicyKind> kind = kv::symbolizePolicyKind(policy);
-    if (!kind || *kind == kv::PolicyKind::SnapKV) {
-      emit(module.getLoc())()
-          << (kind ? "policy 'snapkv' is not lowered to the CPU yet"
-                   : "unknown policy '" + policy + "'")
-          << " (expected window or h2o)";
+    if (!kind) {
+      emit(module.getLoc())() << "unknown policy '" << policy
+                              << "' (expected window, h2o or snapkv)";
       return signalPassFailure();
     }
     bool isWindow = *kind == kv::PolicyKind::Window;
+    bool isSnap = *kind == kv::PolicyKind::SnapKV;
     int64_t heavyPart = isWindow ? 0 : int64_t(heavy);
     SmallVector<int64_t> budgets(layerBudgets.begin(), layerBudgets.end());
     auto attr = kv::PolicyAttr::getChecked(
-        emit(module.getLoc()), ctx, *kind, int64_t(sinks), int64_t(recent),
-        heavyPart, /*observe=*/int64_t(0), /*pool=*/int64_t(1),
-        ArrayRef<int64_t>(budgets));
+        emit(module.getLoc()), ctx, *kind, int64_t(sinks),
+        // SnapKV's recent part is its observation window.
+        isSnap ? int64_t(0) : int64_t(recent), heavyPart, isSnap ? int64_t(observe) : int64_t(0),
+        isSnap ? int64_t(pool) : int64_t(1), ArrayRef<int64_t>(budgets));
     if (!attr)
       return signalPassFailure();
     // What a layer keeps beyond its budget's fixed part must be positive:
-    // the window's recent part, or H2O's heavy hitters.
-    int64_t fixed = isWindow ? int64_t(sinks) : int64_t(sinks + recent);
+    // the window's recent part, or the heavy hitters.
+    int64_t fixed = isWindow ? int64_t(sinks)
+                    : isSnap ? int64_t(sinks + observe)
+                             : int64_t(sinks + recent);
     for (int64_t budget : attr.getLayerBudgets())
       if (budget <= fixed) {
         emit(module.getLoc())()
             << "layer budget " << budget << " leaves no room beyond the "
-            << fixed << " positions of sinks" << (isWindow ? "" : " and recent")
+            << fixed << " positions of sinks"
+            << (isWindow ? "" : isSnap ? " and observation" : " and recent")
             << " window";
         return signalPassFailure();
       }

@@ -3,7 +3,9 @@
 // RUN: llmc-opt %s --llmc-kv-evict='policy=h2o sinks=2 recent=16 heavy=32 layer-budgets=96,32' | FileCheck %s --check-prefix=PYRAMID
 // RUN: llmc-opt %s --llmc-kv-evict --llmc-convert-llm-to-linalg=use-microkernels=true | FileCheck %s --check-prefix=LOWER
 // RUN: not llmc-opt %s --llmc-kv-evict='policy=lru' 2>&1 | FileCheck %s --check-prefix=UNKNOWN
-// RUN: not llmc-opt %s --llmc-kv-evict='policy=snapkv' 2>&1 | FileCheck %s --check-prefix=SNAPKV
+// RUN: llmc-opt %s --llmc-kv-evict='policy=snapkv heavy=96 observe=16 pool=7' | FileCheck %s --check-prefix=SNAPKV
+// RUN: llmc-opt %s --llmc-kv-evict='policy=snapkv heavy=96 observe=16 pool=7' --llmc-convert-llm-to-linalg=use-microkernels=true | FileCheck %s --check-prefix=SNAPLOWER
+// RUN: not llmc-opt %s --llmc-kv-evict='policy=snapkv pool=4' 2>&1 | FileCheck %s --check-prefix=POOL
 // RUN: not llmc-opt %s --llmc-kv-evict='heavy=500 recent=100' 2>&1 | FileCheck %s --check-prefix=BUDGET
 // RUN: not llmc-opt %s --llmc-kv-evict='layer-budgets=96' 2>&1 | FileCheck %s --check-prefix=LAYERS
 // RUN: not llmc-opt %s --llmc-kv-evict='recent=64 layer-budgets=96,64' 2>&1 | FileCheck %s --check-prefix=ROOM
@@ -23,13 +25,18 @@
 // Lowered: the cache is its bytes (include/llmc/Runtime/KVLayout.h: 2
 // layers x 4 KV heads x 128 slots x (2 x 8 + 2) x 4 bytes = 73728) and
 // attention one kernel call per layer with L, KV heads, slots, head dim,
-// the policy (1 = h2o), sinks, recent and the layer's budget.
+// the policy (1 = h2o), sinks, recent, the layer's budget, and SnapKV's
+// observation window and pooling (0 and 1 for other policies).
 // LOWER-LABEL: func.func @step
 // LOWER-SAME: tensor<73728xi8>
-// LOWER: call @llmc_attention_evict({{.*}}, %c2_i64{{.*}}, %c4_i64{{.*}}, %c128_i64{{.*}}, %c8_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c64_i64{{.*}}, %c128_i64{{.*}}, %{{.*}})
+// LOWER: call @llmc_attention_evict({{.*}}, %c2_i64{{.*}}, %c4_i64{{.*}}, %c128_i64{{.*}}, %c8_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c64_i64{{.*}}, %c128_i64{{.*}}, %c0_i64{{.*}}, %c1_i64{{.*}}, %{{.*}})
 
-// UNKNOWN: error: llmc-kv-evict: unknown policy 'lru' (expected window or h2o)
-// SNAPKV: error: llmc-kv-evict: policy 'snapkv' is not lowered to the CPU yet (expected window or h2o)
+// UNKNOWN: error: llmc-kv-evict: unknown policy 'lru' (expected window, h2o or snapkv)
+// SnapKV: the budget is sinks + heavy + observe = 112.
+// SNAPKV: !kv.cache<2x4x112x8, f32, #kv.policy<snapkv, heavy = 96, observe = 16, pool = 7>>
+// The kernel gets policy 2, no sinks, recent 0, budget 112, observe 16, pool 7.
+// SNAPLOWER: call @llmc_attention_evict({{.*}}, %c112_i64{{.*}}, %c8_i64{{.*}}, %c2_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c112_i64{{.*}}, %c16_i64{{.*}}, %c7_i64{{.*}}, %{{.*}})
+// POOL: error: llmc-kv-evict: snapkv policy needs an odd pool >= 1, got 4
 // BUDGET: error: llmc-kv-evict: the policy keeps 600 positions per layer but the cache holds only 512 (the context)
 // LAYERS: error: llmc-kv-evict: 1 layer budgets for a cache of 2 layers
 // ROOM: error: llmc-kv-evict: layer budget 64 leaves no room beyond the 64 positions of sinks and recent window

@@ -100,29 +100,45 @@ def KVEvict : Pass<"llmc-kv-evict", "::mlir::ModuleOp"> {
       the cache; the attention weights come from the same fused kernel, no
       attention matrix is materialized.
 
+    - `snapkv`: one shot at the end of the prompt (a prefill call that holds
+      more positions than the budget): the last `observe` queries vote with
+      their attention probabilities for the earlier positions, the votes are
+      max-pooled over `pool` neighbours, and the `heavy` best positions are
+      kept for the whole generation together with `sinks` and the
+      observation window; later positions slide through the rest of the
+      budget (the oldest unpinned one is evicted).
+
     `layer-budgets` gives every layer its own total budget (PyramidKV /
-    cascading schedules); `recent` and `sinks` stay, the heavy part (or the
-    window's recent part) takes the rest.
+    cascading schedules); `sinks` and `recent` (or `observe`) stay, the
+    heavy part (or the window's recent part) takes the rest.
 
     ```
     llmc-opt --llmc-kv-evict='policy=h2o heavy=64 recent=64' model.mlir
     llmc-opt --llmc-kv-evict='policy=window sinks=4 recent=124' model.mlir
+    llmc-opt --llmc-kv-evict='policy=snapkv heavy=96 observe=16 pool=7' model.mlir
     ```
 
-    Errors: an unknown policy, a budget larger than the cache capacity,
+    (`recent` does not apply to snapkv: its recent part is the observation
+    window.) Errors: an unknown policy, a budget larger than the cache
+    capacity,
     per-layer budgets that do not match the layers or leave no room for
     sinks and the recent window, a cache that is already quantized or
     already has a policy.
   }];
   let options = [
     Option<"policy", "policy", "std::string", /*default=*/"\"h2o\"",
-           "window or h2o">,
+           "window, h2o or snapkv">,
     Option<"sinks", "sinks", "int64_t", /*default=*/"0",
            "First positions always kept (attention sinks)">,
     Option<"recent", "recent", "int64_t", /*default=*/"64",
            "Most recent positions always kept">,
     Option<"heavy", "heavy", "int64_t", /*default=*/"64",
-           "Heavy hitters kept by accumulated attention (h2o)">,
+           "Heavy hitters kept by accumulated attention (h2o) or by the "
+           "observation window's votes (snapkv)">,
+    Option<"observe", "observe", "int64_t", /*default=*/"16",
+           "Last prompt positions whose queries vote (snapkv)">,
+    Option<"pool", "pool", "int64_t", /*default=*/"7",
+           "Odd max-pooling width of the votes (snapkv)">,
     ListOption<"layerBudgets", "layer-budgets", "int64_t",
                "Total budget of every layer (overrides sinks+recent+heavy)">
   ];
