@@ -16,7 +16,9 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/ADT/MapVector.h"
 #include "llvm/Support/GlobPattern.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -49,7 +51,7 @@ int64_t floatTypeCode(Type type) {
   return type.isF32() ? 0 : type.isF16() ? 1 : 2;
 }
 
-/// A float weight's values, row-major.
+/// A float weight's values, row-major (a vector is one column).
 struct Loaded {
   int64_t rows = 0, cols = 0;
   std::vector<float> values;
@@ -59,6 +61,14 @@ struct Loaded {
 struct Permutation {
   std::shared_ptr<std::vector<int64_t>> order;
   bool columns = false;
+};
+
+/// Per-channel scales to apply to a weight before it is permuted and
+/// quantized: columns multiplied (a projection AWQ scales), rows divided
+/// (the producer of a scaled input: an up projection's rows, or the
+/// elements of a norm gain). An up projection can have both.
+struct Scaling {
+  std::shared_ptr<std::vector<float>> columns, rows;
 };
 
 struct QuantizeWeightsPass
@@ -73,6 +83,9 @@ private:
   LogicalResult
   planMLPReordering(ModuleOp module,
                     llvm::StringMap<Permutation> &permutations);
+  LogicalResult planAWQ(ModuleOp module,
+                        llvm::function_ref<Target(llm::WeightOp)> targetOf,
+                        llvm::StringMap<Scaling> &scalings);
 
   // Shared, so that the pass stays copyable (clonePass).
   llvm::StringMap<std::shared_ptr<llvm::MemoryBuffer>> files;
@@ -124,7 +137,7 @@ FailureOr<Loaded> QuantizeWeightsPass::load(llm::WeightOp weight) {
   }
   Loaded result;
   result.rows = type.getDimSize(0);
-  result.cols = type.getDimSize(1);
+  result.cols = type.getRank() == 2 ? type.getDimSize(1) : 1;
   int64_t n = type.getNumElements();
   result.values.resize(n);
   const char *data = buffer->getBufferStart() + weight.getOffset();
@@ -146,6 +159,33 @@ llm::WeightOp linearWeight(Value value, ModuleOp module) {
   if (!get)
     return {};
   return module.lookupSymbol<llm::WeightOp>(get.getNameAttr());
+}
+
+void applyScaling(Loaded &w, const Scaling &s) {
+  for (int64_t r = 0; r < w.rows; ++r)
+    for (int64_t c = 0; c < w.cols; ++c) {
+      float &v = w.values[r * w.cols + c];
+      if (s.columns)
+        v *= (*s.columns)[c];
+      if (s.rows)
+        v /= (*s.rows)[r]; // a vector is one column: its elements
+    }
+}
+
+/// The weight an SSA value reads through llm.get_weight, if it does and
+/// that get_weight is its weight's only reader.
+llm::WeightOp soleWeight(Value value, ModuleOp module) {
+  auto get = value.getDefiningOp<llm::GetWeightOp>();
+  if (!get || !get->hasOneUse())
+    return {};
+  auto weight = module.lookupSymbol<llm::WeightOp>(get.getNameAttr());
+  if (!weight)
+    return {};
+  int64_t readers = 0;
+  module.walk([&](llm::GetWeightOp other) {
+    readers += other.getName() == get.getName();
+  });
+  return readers == 1 ? weight : llm::WeightOp();
 }
 
 void applyPermutation(Loaded &w, const Permutation &p) {
@@ -214,6 +254,152 @@ LogicalResult QuantizeWeightsPass::planMLPReordering(
   return success();
 }
 
+LogicalResult QuantizeWeightsPass::planAWQ(
+    ModuleOp module, llvm::function_ref<Target(llm::WeightOp)> targetOf,
+    llvm::StringMap<Scaling> &scalings) {
+  llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> text =
+      llvm::MemoryBuffer::getFile(activationStats, /*IsText=*/true);
+  if (!text)
+    return module.emitError("llmc-quantize-weights: cannot read '")
+           << activationStats << "': " << text.getError().message();
+  llvm::Expected<llvm::json::Value> parsed =
+      llvm::json::parse((*text)->getBuffer());
+  const llvm::json::Object *tensors =
+      parsed && parsed->getAsObject()
+          ? parsed->getAsObject()->getObject("tensors")
+          : nullptr;
+  if (!tensors) {
+    if (!parsed)
+      llvm::consumeError(parsed.takeError());
+    return module.emitError("llmc-quantize-weights: '")
+           << activationStats
+           << "' is not activation statistics (a JSON object with "
+              "\"tensors\": {name: [mean |x| per input channel]})";
+  }
+  auto statsOf = [&](llm::WeightOp weight, int64_t k)
+      -> std::optional<std::vector<float>> {
+    const llvm::json::Array *list = tensors->getArray(weight.getTensorName());
+    if (!list || int64_t(list->size()) != k)
+      return std::nullopt;
+    std::vector<float> m;
+    for (const llvm::json::Value &v : *list) {
+      std::optional<double> d = v.getAsNumber();
+      if (!d || !std::isfinite(*d) || *d < 0)
+        return std::nullopt;
+      m.push_back(float(std::max(*d, 1e-8)));
+    }
+    return m;
+  };
+
+  // Projections grouped by the value they read.
+  llvm::MapVector<Value, SmallVector<llm::WeightOp>> groups;
+  module.walk([&](llm::LinearOp linear) {
+    auto get = linear.getWeight().getDefiningOp<llm::GetWeightOp>();
+    if (!get)
+      return;
+    auto weight = module.lookupSymbol<llm::WeightOp>(get.getNameAttr());
+    auto type = weight ? dyn_cast<RankedTensorType>(weight.getType())
+                       : RankedTensorType();
+    if (type && type.getRank() == 2 && targetOf(weight).format)
+      groups[linear.getInput()].push_back(weight);
+  });
+
+  for (auto &[input, weights] : groups) {
+    // Where 1/s goes: the gain of the norm producing the input, or the rows
+    // of the up projection feeding the SwiGLU.
+    llm::WeightOp producer;
+    if (auto norm = input.getDefiningOp<llm::RMSNormOp>()) {
+      producer = soleWeight(norm.getWeight(), module);
+    } else if (auto swiglu = input.getDefiningOp<llm::SwiGLUOp>()) {
+      if (auto up = swiglu.getUp().getDefiningOp<llm::LinearOp>())
+        producer = soleWeight(up.getWeight(), module);
+    }
+    if (!producer || scalings.lookup(producer.getSymName()).rows)
+      continue;
+    auto producerType = dyn_cast<RankedTensorType>(producer.getType());
+    int64_t k = cast<RankedTensorType>(weights.front().getType()).getDimSize(1);
+    if (!producerType || producerType.getDimSize(0) != k ||
+        llvm::any_of(weights, [&](llm::WeightOp w) {
+          return scalings.lookup(w.getSymName()).columns ||
+                 cast<RankedTensorType>(w.getType()).getDimSize(1) != k;
+        }))
+      continue;
+    std::optional<std::vector<float>> m;
+    for (llm::WeightOp w : weights)
+      if ((m = statsOf(w, k)))
+        break;
+    if (!m)
+      continue;
+    // The weights as they will be before this group's scaling (a producer
+    // of an earlier group may have had its rows divided already).
+    SmallVector<Loaded> loaded;
+    for (llm::WeightOp w : weights) {
+      FailureOr<Loaded> values = load(w);
+      if (failed(values))
+        return failure();
+      applyScaling(*values, scalings.lookup(w.getSymName()));
+      loaded.push_back(std::move(*values));
+    }
+    // Activation-weighted error of quantizing every weight of the group
+    // with columns scaled by s.
+    std::vector<uint8_t> packed;
+    std::vector<float> scaled, decoded;
+    auto error = [&](const std::vector<float> &sc) {
+      double total = 0;
+      for (auto [w, weight] : llvm::zip(loaded, weights)) {
+        qmm::FormatInfo info = *targetOf(weight).format;
+        scaled = w.values;
+        for (int64_t r = 0; r < w.rows; ++r)
+          for (int64_t c = 0; c < k; ++c)
+            scaled[r * k + c] *= sc[c];
+        packed.assign(info.matrixBytes(w.rows, k), 0);
+        decoded.assign(scaled.size(), 0.0f);
+        llmc_quantize_rows(int64_t(info.kind), info.bits, info.group,
+                           info.symmetric, scaled.data(), w.rows, k,
+                           packed.data());
+        llmc_dequantize_rows(int64_t(info.kind), info.bits, info.group,
+                             info.symmetric, packed.data(), w.rows, k,
+                             decoded.data());
+        for (int64_t r = 0; r < w.rows; ++r)
+          for (int64_t c = 0; c < k; ++c) {
+            double e = double(decoded[r * k + c]) / sc[c] - w.values[r * k + c];
+            total += double((*m)[c]) * (*m)[c] * e * e;
+          }
+      }
+      return total;
+    };
+    std::vector<float> best(k, 1.0f);
+    double bestError = error(best);
+    for (int step = 1; step <= 10; ++step) {
+      double alpha = step / 10.0;
+      std::vector<float> sc(k);
+      float lo = INFINITY, hi = 0;
+      for (int64_t c = 0; c < k; ++c) {
+        sc[c] = float(std::pow(double((*m)[c]), alpha));
+        lo = std::min(lo, sc[c]);
+        hi = std::max(hi, sc[c]);
+      }
+      // Centre the scales (geometric mean of the extremes at 1) so that
+      // neither side's values drift far from their original range.
+      float centre = std::sqrt(lo * hi);
+      for (float &v : sc)
+        v /= centre;
+      double e = error(sc);
+      if (e < bestError) {
+        bestError = e;
+        best = std::move(sc);
+      }
+    }
+    if (llvm::all_of(best, [](float v) { return v == 1.0f; }))
+      continue;
+    auto factors = std::make_shared<std::vector<float>>(std::move(best));
+    for (llm::WeightOp w : weights)
+      scalings[w.getSymName()].columns = factors;
+    scalings[producer.getSymName()].rows = factors;
+  }
+  return success();
+}
+
 void QuantizeWeightsPass::runOnOperation() {
   ModuleOp module = getOperation();
   MLIRContext *ctx = module.getContext();
@@ -257,6 +443,17 @@ void QuantizeWeightsPass::runOnOperation() {
     }
   }
 
+  auto targetOf = [&](llm::WeightOp weight) {
+    for (auto &[glob, t] : rules)
+      if (glob.match(weight.getTensorName()))
+        return t;
+    return *defaultTarget;
+  };
+  // AWQ scales first, in the original channel order; the permutation
+  // comes after them.
+  llvm::StringMap<Scaling> scalings;
+  if (!activationStats.empty() && failed(planAWQ(module, targetOf, scalings)))
+    return signalPassFailure();
   llvm::StringMap<Permutation> permutations;
   if (reorderOutliers && failed(planMLPReordering(module, permutations)))
     return signalPassFailure();
@@ -273,23 +470,25 @@ void QuantizeWeightsPass::runOnOperation() {
   std::vector<uint8_t> packed;
   for (auto weight : module.getOps<llm::WeightOp>()) {
     auto type = dyn_cast<RankedTensorType>(weight.getType());
-    if (!type || type.getRank() != 2)
+    auto scaling = scalings.find(weight.getSymName());
+    bool scaled = scaling != scalings.end();
+    // 2-D weights, and the 1-D norm gains AWQ divides.
+    if (!type || (type.getRank() != 2 && !scaled))
       continue;
-    Target target = *defaultTarget;
-    for (auto &[glob, t] : rules)
-      if (glob.match(weight.getTensorName())) {
-        target = t;
-        break;
-      }
+    Target target = type.getRank() == 2 ? targetOf(weight) : Target();
+    if (type.getRank() == 1)
+      target.floatType = Float32Type::get(ctx);
     auto permutation = permutations.find(weight.getSymName());
     bool permuted = permutation != permutations.end();
     if (!target.format && target.floatType == type.getElementType() &&
-        !permuted)
+        !permuted && !scaled)
       continue;
     FailureOr<Loaded> values = load(weight);
     if (failed(values))
       return signalPassFailure();
     Loaded &w = *values;
+    if (scaled)
+      applyScaling(w, scaling->second);
     if (permuted)
       applyPermutation(w, permutation->second);
     Type newType;

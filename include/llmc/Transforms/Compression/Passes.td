@@ -35,6 +35,18 @@ def QuantizeWeights : Pass<"llmc-quantize-weights", "::mlir::ModuleOp"> {
     projection's columns, so that outlier channels share quantization blocks
     instead of inflating the scales of every block.
 
+    With `activation-stats=FILE` (the JSON `llmc calibrate` writes: per
+    weight tensor, the mean |x| of each input channel over a calibration
+    run), activation-aware scaling (AWQ, Lin et al. 2024) comes first: the
+    projections that share an input — q/k/v after the attention norm,
+    gate/up after the FFN norm, down after the SwiGLU — get their columns
+    multiplied by s_j = m_j^a (normalized), and the producer of that input
+    is divided by s (the norm's gain, or the up projection's rows), so the
+    model's function is unchanged before quantization. The exponent a is
+    searched on [0, 1] per group, minimizing the activation-weighted
+    quantization error sum_j m_j^2 sum_n (Q(W s)_nj / s_j - W_nj)^2; a = 0
+    (no scaling) is among the candidates, so the estimate never gets worse.
+
     ```
     llmc-opt --llmc-quantize-weights='format=q4_0 overrides=output.weight=q8_0 output=model.q4.bin' model.mlir
     ```
@@ -47,7 +59,10 @@ def QuantizeWeights : Pass<"llmc-quantize-weights", "::mlir::ModuleOp"> {
     Option<"output", "output", "std::string", /*default=*/"\"\"",
            "File the quantized weights are written to (required)">,
     Option<"reorderOutliers", "reorder-outliers", "bool", /*default=*/"false",
-           "Permute MLP channels so outliers share quantization blocks">
+           "Permute MLP channels so outliers share quantization blocks">,
+    Option<"activationStats", "activation-stats", "std::string",
+           /*default=*/"\"\"",
+           "Per-channel activation statistics (JSON) for AWQ-style scaling">
   ];
 }
 
