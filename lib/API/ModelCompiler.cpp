@@ -289,8 +289,19 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
       return fail(modelPath + ": weight quantization failed: " + diagnostics);
   }
 
-  for (auto weight : (*module)->getOps<llm::WeightOp>())
+  // Where each tensor lies in its file, as the lowering will see it (after
+  // quantization, which may move weights to a new file); the lowering lays
+  // the files out and resolves the offsets against the bases below.
+  struct FileTensor {
+    std::string name, file;
+    int64_t offset;
+  };
+  std::vector<FileTensor> fileTensors;
+  for (auto weight : (*module)->getOps<llm::WeightOp>()) {
     info.weightBytes += weight.getByteSize();
+    fileTensors.push_back({weight.getTensorName().str(), weight.getFile().str(),
+                           int64_t(weight.getOffset())});
+  }
 
   stage("lower");
   PassManager pm(&context);
@@ -315,6 +326,15 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
            cast<IntegerAttr>(dict.get("base")).getInt(),
            cast<IntegerAttr>(dict.get("size")).getInt()});
     }
+  llvm::StringMap<int64_t> bases;
+  for (const runtime::WeightFile &f : info.weightFiles)
+    bases[f.path] = f.base;
+  for (const FileTensor &t : fileTensors) {
+    auto base = bases.find(t.file);
+    // A custom pipeline that does not lower weights has no layout.
+    if (base != bases.end())
+      info.tensors.push_back({t.name, base->second + t.offset});
+  }
 
   stage("codegen");
   cpu::CodegenOptions codegen;

@@ -28,6 +28,9 @@ const Subcommand kSubcommands[] = {
     {"eval", "compare a compressed model with the uncompressed one (KL "
              "divergence, top-1 agreement, perplexity, bytes, speed)",
      runEval},
+    {"calibrate", "record per-channel activation statistics of the "
+                  "projections (for activation-aware quantization)",
+     runCalibrate},
     {"gen-model", "write a synthetic Llama GGUF model with random weights",
      runGenModel},
     {"demo", "compile and run the demo model llmc ships", runDemo},

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Calibrate.h"
 #include "LoadModel.h"
 #include "Plot.h"
 #include "Progress.h"
@@ -25,14 +26,6 @@ using namespace llmc;
 using namespace llmc::driver;
 
 namespace {
-
-/// Story openings for models trained on simple English (the default).
-const char *const kDefaultPrompts[] = {
-    "Once upon a time, there was a little girl named Lily.",
-    "One day, Tom and his dog went to the park.",
-    "The sun was shining and the birds were singing.",
-    "Sara had a red ball. She liked to play with it every day.",
-};
 
 /// log-softmax of `logits` into `out` (double precision).
 void logSoftmax(llvm::ArrayRef<float> logits, std::vector<double> &out) {
@@ -476,15 +469,13 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
     llvm::Expected<std::string> text = readFile(textFile);
     if (!text)
       return ctx.fail(text.takeError());
-    std::vector<int32_t> ids = tokenizer->encode(*text, /*addBos=*/true);
-    for (size_t start = 0;
-         start + size_t(tokens) <= ids.size() && int64_t(seqs.size()) < sequences;
-         start += size_t(tokens))
-      seqs.emplace_back(ids.begin() + start, ids.begin() + start + tokens);
+    seqs = textSequences(*tokenizer, *text, tokens, sequences);
     if (seqs.empty())
-      return ctx.fail(textFile + ": " + llvm::Twine(ids.size()) +
-                      " tokens, fewer than one sequence of --tokens " +
-                      llvm::Twine(tokens));
+      return ctx.fail(
+          textFile + ": " +
+          llvm::Twine(tokenizer->encode(*text, /*addBos=*/true).size()) +
+          " tokens, fewer than one sequence of --tokens " +
+          llvm::Twine(tokens));
   } else {
     std::vector<std::string> prompts;
     if (!promptsFile.empty()) {
@@ -499,28 +490,13 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
       if (prompts.empty())
         return ctx.fail(promptsFile + ": no prompts (one per line)");
     } else {
-      prompts.assign(std::begin(kDefaultPrompts), std::end(kDefaultPrompts));
+      prompts = defaultPrompts();
     }
-    for (const std::string &prompt : prompts) {
-      std::vector<int32_t> ids = tokenizer->encode(prompt, /*addBos=*/true);
-      if (int64_t(ids.size()) >= tokens)
-        ids.resize(size_t(tokens));
-      baseModel.reset();
-      llvm::Expected<llvm::ArrayRef<float>> logits = baseModel.forward(ids);
-      while (logits && int64_t(ids.size()) < tokens) {
-        std::vector<float> last(logits->take_back(size_t(info.vocabSize)).begin(),
-                                logits->end());
-        if (tokenizer->getEos() >= 0 && tokenizer->getEos() < info.vocabSize)
-          last[size_t(tokenizer->getEos())] = -INFINITY;
-        int32_t next = int32_t(argmax(last));
-        ids.push_back(next);
-        if (int64_t(ids.size()) < tokens)
-          logits = baseModel.forward({next});
-      }
-      if (!logits)
-        return ctx.fail(logits.takeError());
-      seqs.push_back(std::move(ids));
-    }
+    llvm::Expected<std::vector<std::vector<int32_t>>> greedy =
+        greedySequences(baseModel, *tokenizer, prompts, tokens);
+    if (!greedy)
+      return ctx.fail(greedy.takeError());
+    seqs = std::move(*greedy);
   }
 
   if (!sweepDir.empty())

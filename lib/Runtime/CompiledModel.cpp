@@ -71,6 +71,11 @@ std::string ModelInfo::toJSON() const {
                        {"cache_bytes", cacheBytes},
                        {"max_positions", maxPositions},
                        {"weight_files", std::move(files)}};
+  llvm::json::Array tensorList;
+  for (const TensorLocation &t : tensors)
+    tensorList.push_back(
+        llvm::json::Object{{"name", t.name}, {"offset", t.offset}});
+  o["tensors"] = std::move(tensorList);
   std::string s;
   llvm::raw_string_ostream os(s);
   os << llvm::json::Value(std::move(o));
@@ -109,6 +114,18 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
       info.weightFiles.push_back({f->getString("file").value_or("").str(),
                                   f->getInteger("base").value_or(-1),
                                   f->getInteger("size").value_or(-1)});
+    }
+  // Absent in models compiled before tensors were recorded.
+  if (const llvm::json::Array *tensors = o->getArray("tensors"))
+    for (const llvm::json::Value &v : *tensors) {
+      const llvm::json::Object *t = v.getAsObject();
+      std::optional<llvm::StringRef> name =
+          t ? t->getString("name") : std::nullopt;
+      std::optional<int64_t> offset =
+          t ? t->getInteger("offset") : std::nullopt;
+      if (!name || !offset)
+        return fail(origin + ": bad tensor entry");
+      info.tensors.push_back({name->str(), *offset});
     }
   return info;
 }

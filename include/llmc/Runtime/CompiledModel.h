@@ -27,6 +27,15 @@ struct WeightFile {
   int64_t size = 0;
 };
 
+/// A weight tensor of the compiled model: its name in the model file and
+/// the byte offset of its data in the weight range (its file's base plus
+/// its offset in the file), which is the `weightOffset` the matmul kernels
+/// receive for it.
+struct TensorLocation {
+  std::string name;
+  int64_t offset = 0;
+};
+
 /// What the compiler recorded in the library (symbol `llmc_model_info`).
 struct ModelInfo {
   std::string source;
@@ -46,6 +55,9 @@ struct ModelInfo {
   /// capacity (a cache under an eviction policy); 0 = the capacity.
   int64_t maxPositions = 0;
   std::vector<WeightFile> weightFiles;
+  /// Every weight tensor as compiled (after any quantization), in the
+  /// module's order.
+  std::vector<TensorLocation> tensors;
 
   /// Bytes of the whole KV cache as allocated (at the compiled capacity).
   int64_t cacheSize() const {

@@ -63,6 +63,22 @@ int64_t llmc_kernels_system_allocations();
 /// "scalar"); LLMC_KERNELS=scalar|avx2|avx512 in the environment chooses.
 const char *llmc_kernels_isa();
 
+/// Activation statistics for calibration (AWQ-style quantization): while
+/// recording, every matmul (llmc_matmul_<fmt>, llmc_matmul_packed) adds
+/// |x[t, k]| of its T x K input to per-channel sums kept for its weight,
+/// keyed by the weight's byte offset in the weights range, and counts the
+/// T rows. enable = 1 clears previous sums and starts; 0 stops (the sums
+/// stay readable). Recording allocates; off, it costs a matmul one branch.
+void llmc_kernels_record_activations(int64_t enable);
+/// Copies the k per-channel sums of |x| recorded for the weight at
+/// `weightOffset` into sumAbs[0, k) and returns the rows they cover, or -1
+/// (writing nothing) when none were recorded or the weight's K is not k.
+int64_t llmc_kernels_activation_stats(int64_t weightOffset, double *sumAbs,
+                                      int64_t k);
+/// The K of the weight at `weightOffset` recorded since recording last
+/// started, or -1 when no matmul read it.
+int64_t llmc_kernels_activation_channels(int64_t weightOffset);
+
 LLMC_DECLARE_MATMUL(f32);
 LLMC_DECLARE_MATMUL(f16);
 LLMC_DECLARE_MATMUL(bf16);

@@ -120,8 +120,10 @@ void attentionRange(const void *context, int64_t begin, int64_t end) {
   LLMC_DECLARE_MATMUL(fmt) {                                                   \
     (void)xAllocated, (void)xColStride, (void)wAllocated, (void)wSize,         \
         (void)wStride, (void)yAllocated, (void)yRows, (void)yColStride;        \
-    matmul(format, x, xOffset, xRows, xCols, xRowStride, w + wOffset,        \
-           weightOffset, y, yOffset, yCols, yRowStride);                                      \
+    if (recordingActivations)                                                  \
+      recordActivations(weightOffset, x + xOffset, xRows, xCols, xRowStride);  \
+    matmul(format, x, xOffset, xRows, xCols, xRowStride, w + wOffset,          \
+           weightOffset, y, yOffset, yCols, yRowStride);                       \
   }
 
 extern "C" {

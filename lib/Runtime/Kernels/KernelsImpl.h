@@ -171,6 +171,15 @@ using RangeFn = void (*)(const void *context, int64_t begin, int64_t end);
 void parallelFor(int64_t n, int64_t grain, double work, RangeFn body,
                  const void *context);
 
+/// Whether llmc_kernels_record_activations is on. Read by every matmul
+/// entry point: off (the normal case) costs that one branch.
+extern bool recordingActivations;
+/// Adds |x[t, k]| of the T x K activation rows of one matmul to the sums of
+/// the weight at `weightOffset` (ActivationStats.cpp). Called before the
+/// parallel work, on the one thread that calls kernels.
+void recordActivations(int64_t weightOffset, const float *x, int64_t rows,
+                       int64_t k, int64_t xStride);
+
 } // namespace llmc::kernels
 
 #endif // LLMC_LIB_RUNTIME_KERNELS_KERNELSIMPL_H

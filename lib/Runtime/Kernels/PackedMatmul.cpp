@@ -57,6 +57,8 @@ extern "C" void llmc_matmul_packed(LLMC_MEMREF2(float, x),
                                    int64_t symmetric, LLMC_MEMREF2(float, y)) {
   (void)xAllocated, (void)xColStride, (void)wAllocated, (void)wSize,
       (void)wStride, (void)yAllocated, (void)yColStride;
+  if (recordingActivations)
+    recordActivations(weightOffset, x + xOffset, xRows, xCols, xRowStride);
   PackedFormat format;
   if (!packedFormat(kind, bits, group, symmetric, format)) {
     // Not a format (the compiler verifies formats): make it visible.
