@@ -23,6 +23,7 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "llvm/BinaryFormat/Magic.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
 #include "llvm/Support/SHA256.h"
@@ -283,6 +284,7 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
                           ? (outputPath + ".weights").str()
                           : options.weightsPath;
     quantize.reorderOutliers = options.reorderOutliers;
+    quantize.activationStats = options.activationStats;
     PassManager qpm(&context);
     qpm.addPass(createQuantizeWeights(quantize));
     if (failed(qpm.run(**module)))
@@ -420,6 +422,15 @@ llmc::api::compileCached(llvm::StringRef modelPath,
   add(options.quantize);
   add(options.reorderOutliers ? "reorder" : "");
   add(options.kv);
+  // The statistics by content: recalibrating changes the artifact.
+  if (!options.activationStats.empty()) {
+    llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> stats =
+        llvm::MemoryBuffer::getFile(options.activationStats);
+    if (!stats)
+      return fail(options.activationStats + ": " +
+                  stats.getError().message());
+    add((*stats)->getBuffer());
+  }
   add(compilerIdentity());
   std::string key = llvm::toHex(hash.final(), /*LowerCase=*/true).substr(0, 24);
   std::string dir = cacheDirectory();

@@ -146,6 +146,7 @@ llvm::json::Object reportJSON(const CompressionArgs &setting,
                               const runtime::ModelInfo &compInfo) {
   return llvm::json::Object{{"quantize", setting.quantize},
                             {"reorder_outliers", setting.reorderOutliers},
+                            {"activation_stats", setting.activationStats},
                             {"kv", setting.kv},
                             {"positions", c.positions},
                             {"kld_mean", c.kldMean()},
@@ -162,6 +163,8 @@ std::string describe(const CompressionArgs &setting) {
     parts.push_back("--quantize " + setting.quantize);
   if (setting.reorderOutliers)
     parts.push_back("--reorder-outliers");
+  if (!setting.activationStats.empty())
+    parts.push_back("--activation-stats " + setting.activationStats);
   if (!setting.kv.empty())
     parts.push_back("--kv " + setting.kv);
   return parts.empty() ? std::string("(nothing)") : llvm::join(parts, " ");
@@ -209,11 +212,15 @@ llvm::Expected<std::vector<CompressionArgs>> readGrid(llvm::StringRef path,
         setting.reorderOutliers = true;
         continue;
       }
-      if ((words[i] != "--quantize" && words[i] != "--kv") ||
+      if ((words[i] != "--quantize" && words[i] != "--kv" &&
+           words[i] != "--activation-stats") ||
           i + 1 == words.size())
-        return bad("expected --quantize FMT, --kv SPEC or --reorder-outliers, "
-                   "got '" + words[i] + "'");
-      std::string &value = words[i] == "--kv" ? setting.kv : setting.quantize;
+        return bad("expected --quantize FMT, --kv SPEC, --activation-stats "
+                   "FILE or --reorder-outliers, got '" +
+                   words[i] + "'");
+      std::string &value = words[i] == "--kv"         ? setting.kv
+                           : words[i] == "--quantize" ? setting.quantize
+                                                      : setting.activationStats;
       value = words[i + 1].str();
       ++i;
     }
@@ -264,6 +271,7 @@ int runSweep(Context &ctx, const std::string &model, const std::string &dir,
     options.quantize = setting.quantize;
     options.reorderOutliers = setting.reorderOutliers;
     options.kv = setting.kv;
+    options.activationStats = setting.activationStats;
     ctx.err << "llmc eval: sweep " << index + 1 << "/" << grid.size() << ": "
             << describe(setting) << "\n";
     llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);

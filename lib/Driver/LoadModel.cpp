@@ -21,6 +21,10 @@ void llmc::driver::addCompressionOptions(ArgParser &parser,
                 "q4_0,output.weight=q8_0");
   parser.flag("--reorder-outliers", args.reorderOutliers,
               "permute MLP channels so outliers share quantization blocks");
+  parser.option("--activation-stats", args.activationStats, "FILE",
+                "AWQ-style scaling of the quantized weights from the "
+                "activation statistics `llmc calibrate` wrote (needs "
+                "--quantize)");
   parser.option("--kv", args.kv, "SPEC",
                 "compress the KV cache: kiviBITS[-gGROUP][-rRESIDUAL] "
                 "quantizes it KIVI-style (keys per channel, values per token; "
@@ -46,9 +50,17 @@ std::optional<int> llmc::driver::applyCompressionOptions(
     if (!error.empty())
       return parser.usageError(ctx, "--kv " + error);
   }
+  if (!args.activationStats.empty()) {
+    if (args.quantize.empty())
+      return parser.usageError(ctx, "--activation-stats scales weights for "
+                                    "quantization: give --quantize too");
+    if (!llvm::sys::fs::exists(args.activationStats))
+      return ctx.fail(args.activationStats + ": no such file");
+  }
   options.quantize = args.quantize;
   options.reorderOutliers = args.reorderOutliers;
   options.kv = args.kv;
+  options.activationStats = args.activationStats;
   return std::nullopt;
 }
 

@@ -30,6 +30,7 @@ struct CompressionArgs {
   std::string quantize;
   bool reorderOutliers = false;
   std::string kv;
+  std::string activationStats;
 };
 void addCompressionOptions(ArgParser &parser, CompressionArgs &args);
 /// Validates `args` into `options`; an exit code (usage error) on failure.

@@ -32,6 +32,9 @@ struct CompileOptions {
   bool reorderOutliers = false;
   /// Where quantized weights are written; empty = `<output>.weights`.
   std::string weightsPath;
+  /// Activation statistics (`llmc calibrate`) for AWQ-style scaling of the
+  /// quantized weights; empty = none.
+  std::string activationStats;
   /// KV-cache compression, comma-separated parts: KIVI quantization
   /// `kiviBITS[-gGROUP][-rRESIDUAL]` (llmc-kv-quantize, e.g. "kivi4") and/or
   /// an eviction policy `window|h2o|snapkv-bBUDGET[-sSINKS][-rRECENT]

@@ -172,20 +172,48 @@ void applyScaling(Loaded &w, const Scaling &s) {
     }
 }
 
-/// The weight an SSA value reads through llm.get_weight, if it does and
-/// that get_weight is its weight's only reader.
-llm::WeightOp soleWeight(Value value, ModuleOp module) {
+/// The weight an SSA value reads through llm.get_weight, if it does.
+llm::WeightOp weightRead(Value value, ModuleOp module) {
   auto get = value.getDefiningOp<llm::GetWeightOp>();
-  if (!get || !get->hasOneUse())
-    return {};
-  auto weight = module.lookupSymbol<llm::WeightOp>(get.getNameAttr());
-  if (!weight)
-    return {};
-  int64_t readers = 0;
-  module.walk([&](llm::GetWeightOp other) {
-    readers += other.getName() == get.getName();
+  return get ? module.lookupSymbol<llm::WeightOp>(get.getNameAttr())
+             : llm::WeightOp();
+}
+
+/// The weight whose rows (or elements) produce `input` and can absorb a
+/// per-channel division: the gain of the RMS norm computing it, or the up
+/// projection of the SwiGLU computing it.
+llm::WeightOp producerWeight(Value input, ModuleOp module) {
+  if (auto norm = input.getDefiningOp<llm::RMSNormOp>())
+    return weightRead(norm.getWeight(), module);
+  if (auto swiglu = input.getDefiningOp<llm::SwiGLUOp>())
+    if (auto up = swiglu.getUp().getDefiningOp<llm::LinearOp>())
+      return weightRead(up.getWeight(), module);
+  return {};
+}
+
+/// Whether every read of `producer` is in that producing role (a norm's
+/// gain, or an up projection feeding a SwiGLU): then dividing it changes
+/// nothing but the inputs of the projections AWQ scales.
+bool onlyProduces(llm::WeightOp producer, ModuleOp module) {
+  bool ok = true;
+  module.walk([&](llm::GetWeightOp get) {
+    if (get.getName() != producer.getSymName())
+      return;
+    for (Operation *user : get->getUsers()) {
+      if (auto norm = dyn_cast<llm::RMSNormOp>(user)) {
+        ok &= norm.getWeight() == get.getResult();
+        continue;
+      }
+      auto linear = dyn_cast<llm::LinearOp>(user);
+      ok &= linear && linear.getWeight() == get.getResult() &&
+            llvm::all_of(linear->getUsers(), [&](Operation *u) {
+              auto swiglu = dyn_cast<llm::SwiGLUOp>(u);
+              return swiglu && swiglu.getUp() == linear.getResult() &&
+                     swiglu.getGate() != linear.getResult();
+            });
+    }
   });
-  return readers == 1 ? weight : llm::WeightOp();
+  return ok;
 }
 
 void applyPermutation(Loaded &w, const Permutation &p) {
@@ -291,30 +319,45 @@ LogicalResult QuantizeWeightsPass::planAWQ(
     return m;
   };
 
-  // Projections grouped by the value they read.
-  llvm::MapVector<Value, SmallVector<llm::WeightOp>> groups;
+  // Projections grouped by the value they read; the step functions
+  // (prefill, decode) each read the same weights, so groups are merged by
+  // the weight that produces their input and must agree on its consumers.
+  llvm::MapVector<Value, SmallVector<llm::WeightOp>> byInput;
   module.walk([&](llm::LinearOp linear) {
-    auto get = linear.getWeight().getDefiningOp<llm::GetWeightOp>();
-    if (!get)
-      return;
-    auto weight = module.lookupSymbol<llm::WeightOp>(get.getNameAttr());
+    llm::WeightOp weight = weightRead(linear.getWeight(), module);
     auto type = weight ? dyn_cast<RankedTensorType>(weight.getType())
                        : RankedTensorType();
     if (type && type.getRank() == 2 && targetOf(weight).format)
-      groups[linear.getInput()].push_back(weight);
+      byInput[linear.getInput()].push_back(weight);
   });
-
-  for (auto &[input, weights] : groups) {
-    // Where 1/s goes: the gain of the norm producing the input, or the rows
-    // of the up projection feeding the SwiGLU.
+  struct Group {
     llm::WeightOp producer;
-    if (auto norm = input.getDefiningOp<llm::RMSNormOp>()) {
-      producer = soleWeight(norm.getWeight(), module);
-    } else if (auto swiglu = input.getDefiningOp<llm::SwiGLUOp>()) {
-      if (auto up = swiglu.getUp().getDefiningOp<llm::LinearOp>())
-        producer = soleWeight(up.getWeight(), module);
+    SmallVector<llm::WeightOp> weights;
+    bool consistent = true;
+  };
+  llvm::MapVector<StringRef, Group> groups;
+  for (auto &[input, consumers] : byInput) {
+    llm::WeightOp producer = producerWeight(input, module);
+    if (!producer)
+      continue;
+    llvm::sort(consumers, [](llm::WeightOp a, llm::WeightOp b) {
+      return a.getSymName() < b.getSymName();
+    });
+    auto [it, inserted] = groups.try_emplace(producer.getSymName());
+    Group &group = it->second;
+    if (inserted) {
+      group.producer = producer;
+      group.weights = consumers;
+    } else if (group.weights != consumers) {
+      group.consistent = false;
     }
-    if (!producer || scalings.lookup(producer.getSymName()).rows)
+  }
+
+  for (auto &[name, group] : groups) {
+    llm::WeightOp producer = group.producer;
+    SmallVector<llm::WeightOp> &weights = group.weights;
+    if (!group.consistent || scalings.lookup(name).rows ||
+        !onlyProduces(producer, module))
       continue;
     auto producerType = dyn_cast<RankedTensorType>(producer.getType());
     int64_t k = cast<RankedTensorType>(weights.front().getType()).getDimSize(1);
