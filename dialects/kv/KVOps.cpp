@@ -228,6 +228,9 @@ std::optional<runtime::EvictLayout> llmc::kv::evictLayout(CacheType cache) {
   layout.kvHeads = cache.getKvHeads();
   layout.slots = cache.getCapacity();
   layout.headDim = cache.getHeadDim();
+  // Per-layer budgets: each layer allocates only its own.
+  for (int64_t budget : cache.getPolicy().getLayerBudgets())
+    layout.layerSlots.push_back(budget);
   return layout;
 }
 

@@ -30,6 +30,7 @@
 #define LLMC_RUNTIME_KVLAYOUT_H
 
 #include <cstdint>
+#include <vector>
 
 namespace llmc::runtime {
 
@@ -74,23 +75,43 @@ struct KiviLayout {
 };
 
 /// The byte layout of an f32 cache under an eviction policy
-/// (`!kv.cache<L x H x SLOTS x D, f32, #kv.policy<...>>`): SLOTS physical
-/// positions per layer and KV head, each holding some earlier position of
-/// the sequence. Per layer, per KV head, four arrays of SLOTS entries:
-/// keys (SLOTS x D f32), values (SLOTS x D f32), the position a slot holds
-/// (i32) and its accumulated attention mass (f32, H2O). A layer with
-/// budget B uses the first B slots; after `len` positions it holds
-/// min(len, B) of them (one is evicted per new position once full).
+/// (`!kv.cache<L x H x SLOTS x D, f32, #kv.policy<...>>`): per layer, per KV
+/// head, four arrays of that layer's slot count: keys (slots x D f32),
+/// values (slots x D f32), the position a slot holds (i32) and its
+/// accumulated attention mass (f32, H2O; SnapKV's pin flag). Layers are
+/// back to back; with per-layer budgets (`layerSlots`, PyramidKV-style) each
+/// layer has as many slots as its budget, else every layer has `slots`. A
+/// layer with budget B holds min(len, B) positions after `len` (one is
+/// evicted per new position once full). The kernel is handed one layer's
+/// region at a time, so it sees a one-layer layout.
 struct EvictLayout {
   int64_t layers = 0, kvHeads = 0, slots = 0, headDim = 0;
+  /// Slots of each layer; empty = `slots` everywhere.
+  std::vector<int64_t> layerSlots = {};
 
+  int64_t slotsOf(int64_t layer) const {
+    return layerSlots.empty() ? slots : layerSlots[static_cast<std::size_t>(layer)];
+  }
   int64_t headBytes() const { return slots * (2 * headDim + 2) * 4; }
   int64_t layerBytes() const { return kvHeads * headBytes(); }
-  int64_t totalBytes() const { return layers * layerBytes(); }
-  int64_t headOffset(int64_t layer, int64_t kvHead) const {
-    return layer * layerBytes() + kvHead * headBytes();
+  int64_t layerBytesOf(int64_t layer) const {
+    return kvHeads * slotsOf(layer) * (2 * headDim + 2) * 4;
   }
-  /// Byte offsets of the four arrays inside a head's section.
+  int64_t layerOffset(int64_t layer) const {
+    int64_t offset = 0;
+    for (int64_t l = 0; l < layer; ++l)
+      offset += layerBytesOf(l);
+    return offset;
+  }
+  int64_t totalBytes() const { return layerOffset(layers); }
+  int64_t headOffset(int64_t layer, int64_t kvHead) const {
+    return layerOffset(layer) + kvHead * kvHeadBytesOf(layer);
+  }
+  int64_t kvHeadBytesOf(int64_t layer) const {
+    return slotsOf(layer) * (2 * headDim + 2) * 4;
+  }
+  /// Byte offsets of the four arrays inside a head's section (uniform
+  /// slots, as the kernel sees one layer).
   int64_t keysOffset() const { return 0; }
   int64_t valuesOffset() const { return slots * headDim * 4; }
   int64_t positionsOffset() const { return 2 * slots * headDim * 4; }

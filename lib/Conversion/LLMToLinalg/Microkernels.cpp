@@ -352,18 +352,28 @@ bool hasF32Operands(llm::AttentionOp op, llm::AttentionOp::Adaptor adaptor) {
 }
 
 /// The leading scalar arguments of the attention kernels over a byte cache
-/// (KIVI, eviction): the cache buffer (`bytes` long), layer, position,
-/// heads and scale.
+/// (KIVI, eviction): the cache region the kernel works on (`regionBytes` at
+/// `regionOffset` of the `totalBytes` cache, as a subview), the layer
+/// number the kernel is told, position, heads and scale.
 SmallVector<Value> byteCacheScalars(OpBuilder &b, llm::AttentionOp op,
                                     llm::AttentionOp::Adaptor adaptor,
-                                    int64_t bytes) {
+                                    int64_t totalBytes, int64_t regionOffset,
+                                    int64_t regionBytes, int64_t layer) {
   Location loc = op.getLoc();
+  MLIRContext *ctx = b.getContext();
   auto i8 = b.getIntegerType(8);
-  Value buffer = readBuffer(b, loc, op, MemRefType::get({bytes}, i8),
+  Value buffer = readBuffer(b, loc, op, MemRefType::get({totalBytes}, i8),
                             adaptor.getCache());
-  buffer = memref::CastOp::create(
-      b, loc, MemRefType::get({ShapedType::kDynamic}, i8), buffer);
-  return {buffer, i64Const(b, loc, op.getLayer()),
+  Value region = memref::SubViewOp::create(
+      b, loc, buffer, ArrayRef<OpFoldResult>{b.getIndexAttr(regionOffset)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(regionBytes)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1)});
+  int64_t dyn = ShapedType::kDynamic;
+  region = memref::CastOp::create(
+      b, loc,
+      MemRefType::get({dyn}, i8, StridedLayoutAttr::get(ctx, dyn, {1})),
+      region);
+  return {region, i64Const(b, loc, layer),
           arith::IndexCastOp::create(b, loc, b.getI64Type(),
                                      adaptor.getPosition()),
           i64Const(b, loc, op.getNumHeads()),
@@ -454,7 +464,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     Location loc = op.getLoc();
     auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
     SmallVector<Value> scalars =
-        byteCacheScalars(b, op, adaptor, layout->totalBytes());
+        byteCacheScalars(b, op, adaptor, layout->totalBytes(), 0,
+                         layout->totalBytes(), op.getLayer());
     scalars.push_back(i64(op.getWindow().value_or(0)));
     scalars.push_back(i64(op.getCausal() ? 1 : 0));
     for (int64_t v : {layout->layers, layout->kvHeads, layout->capacity,
@@ -484,16 +495,19 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
     OpBuilder &b = rewriter;
     Location loc = op.getLoc();
-    SmallVector<Value> scalars =
-        byteCacheScalars(b, op, adaptor, layout->totalBytes());
+    // The kernel gets this layer's region as a one-layer cache.
+    int64_t layer = op.getLayer();
+    SmallVector<Value> scalars = byteCacheScalars(
+        b, op, adaptor, layout->totalBytes(), layout->layerOffset(layer),
+        layout->layerBytesOf(layer), /*layer=*/0);
     // The kernel's policy numbers: 0 window, 1 h2o, 2 snapkv.
     int64_t kind = policy.getKind() == kv::PolicyKind::Window ? 0
                    : policy.getKind() == kv::PolicyKind::H2O  ? 1
                                                               : 2;
     bool snap = kind == 2;
-    for (int64_t v : {layout->layers, layout->kvHeads, layout->slots,
+    for (int64_t v : {int64_t(1), layout->kvHeads, layout->slotsOf(layer),
                       layout->headDim, kind, policy.getSinks(),
-                      policy.getRecent(), policy.getLayerBudget(op.getLayer()),
+                      policy.getRecent(), policy.getLayerBudget(layer),
                       snap ? policy.getObserve() : int64_t(0),
                       snap ? policy.getPool() : int64_t(1)})
       scalars.push_back(i64Const(b, loc, v));

@@ -1,6 +1,7 @@
 // RUN: llmc-opt %s --llmc-kv-evict | FileCheck %s
 // RUN: llmc-opt %s --llmc-kv-evict='policy=window sinks=4 recent=60' | FileCheck %s --check-prefix=WINDOW
 // RUN: llmc-opt %s --llmc-kv-evict='policy=h2o sinks=2 recent=16 heavy=32 layer-budgets=96,32' | FileCheck %s --check-prefix=PYRAMID
+// RUN: llmc-opt %s --llmc-kv-evict='policy=h2o sinks=2 recent=16 heavy=32 layer-budgets=96,32' --llmc-convert-llm-to-linalg=use-microkernels=true | FileCheck %s --check-prefix=PYRAMIDLOWER
 // RUN: llmc-opt %s --llmc-kv-evict --llmc-convert-llm-to-linalg=use-microkernels=true | FileCheck %s --check-prefix=LOWER
 // RUN: not llmc-opt %s --llmc-kv-evict='policy=lru' 2>&1 | FileCheck %s --check-prefix=UNKNOWN
 // RUN: llmc-opt %s --llmc-kv-evict='policy=snapkv heavy=96 observe=16 pool=7' | FileCheck %s --check-prefix=SNAPKV
@@ -21,21 +22,31 @@
 // WINDOW: !kv.cache<2x4x64x8, f32, #kv.policy<window, sinks = 4, recent = 60>>
 // Per-layer budgets: the capacity is the largest.
 // PYRAMID: !kv.cache<2x4x96x8, f32, #kv.policy<h2o, sinks = 2, heavy = 32, recent = 16, layer_budgets = [96, 32]>>
+// Each layer allocates its own budget: 4 x (96 + 32) x 72 = 36864 bytes;
+// layer 1's 9216 bytes start at 27648, and it has 32 slots.
+// PYRAMIDLOWER: tensor<36864xi8>
+// PYRAMIDLOWER: memref.subview %{{.*}}[0] [27648] [1]
+// PYRAMIDLOWER: call @llmc_attention_evict({{.*}}, %c1_i64{{.*}}, %c4_i64{{.*}}, %c96_i64
+// PYRAMIDLOWER: memref.subview %{{.*}}[27648] [9216] [1]
+// PYRAMIDLOWER: call @llmc_attention_evict({{.*}}, %c1_i64{{.*}}, %c4_i64{{.*}}, %c32_i64
 
 // Lowered: the cache is its bytes (include/llmc/Runtime/KVLayout.h: 2
 // layers x 4 KV heads x 128 slots x (2 x 8 + 2) x 4 bytes = 73728) and
-// attention one kernel call per layer with L, KV heads, slots, head dim,
-// the policy (1 = h2o), sinks, recent, the layer's budget, and SnapKV's
-// observation window and pooling (0 and 1 for other policies).
+// attention one kernel call per layer on that layer's region (a subview),
+// told it is a one-layer cache: layer 0 of 1, KV heads, the layer's slots,
+// head dim, the policy (1 = h2o), sinks, recent, the layer's budget, and
+// SnapKV's observation window and pooling (0 and 1 for other policies).
 // LOWER-LABEL: func.func @step
 // LOWER-SAME: tensor<73728xi8>
-// LOWER: call @llmc_attention_evict({{.*}}, %c2_i64{{.*}}, %c4_i64{{.*}}, %c128_i64{{.*}}, %c8_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c64_i64{{.*}}, %c128_i64{{.*}}, %c0_i64{{.*}}, %c1_i64{{.*}}, %{{.*}})
+// LOWER: memref.subview %{{.*}}[0] [36864] [1]
+// LOWER: call @llmc_attention_evict({{.*}}, %c1_i64{{.*}}, %c4_i64{{.*}}, %c128_i64{{.*}}, %c8_i64{{.*}}, %c1_i64{{.*}}, %c0_i64{{.*}}, %c64_i64{{.*}}, %c128_i64{{.*}}, %c0_i64{{.*}}, %c1_i64{{.*}}, %{{.*}})
+// LOWER: memref.subview %{{.*}}[36864] [36864] [1]
 
 // UNKNOWN: error: llmc-kv-evict: unknown policy 'lru' (expected window, h2o or snapkv)
 // SnapKV: the budget is sinks + heavy + observe = 112.
 // SNAPKV: !kv.cache<2x4x112x8, f32, #kv.policy<snapkv, heavy = 96, observe = 16, pool = 7>>
 // The kernel gets policy 2, no sinks, recent 0, budget 112, observe 16, pool 7.
-// SNAPLOWER: call @llmc_attention_evict({{.*}}, %c112_i64{{.*}}, %c8_i64{{.*}}, %c2_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c112_i64{{.*}}, %c16_i64{{.*}}, %c7_i64{{.*}}, %{{.*}})
+// SNAPLOWER: call @llmc_attention_evict({{.*}}, %c1_i64{{.*}}, %c4_i64{{.*}}, %c112_i64{{.*}}, %c8_i64{{.*}}, %c2_i64{{.*}}, %c0_i64{{.*}}, %c0_i64{{.*}}, %c112_i64{{.*}}, %c16_i64{{.*}}, %c7_i64{{.*}}, %{{.*}})
 // POOL: error: llmc-kv-evict: snapkv policy needs an odd pool >= 1, got 4
 // BUDGET: error: llmc-kv-evict: the policy keeps 600 positions per layer but the cache holds only 512 (the context)
 // LAYERS: error: llmc-kv-evict: 1 layer budgets for a cache of 2 layers
