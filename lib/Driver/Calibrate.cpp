@@ -176,12 +176,7 @@ int llmc::driver::runCalibrate(llvm::ArrayRef<std::string> args, Context &ctx) {
   parser.option("--sequences", sequences, "N",
                 "sequences to run: windows of --text, else the first N "
                 "built-in stories (default 4, all of them)");
-  parser.option("--threads", threads, "N",
-                "threads the kernels run on (default 0: one per core)");
-  parser.option("--context", context, "N",
-                "KV cache capacity when compiling (default: the model's)");
-  parser.option("--tokenizer", tokenizerPath, "FILE",
-                "a GGUF file whose vocabulary to use (default: the model's)");
+  addModelRunOptions(parser, threads, context, tokenizerPath);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
   if (outPath.empty())

@@ -176,15 +176,15 @@ std::vector<CompressionArgs> defaultGrid() {
   std::vector<CompressionArgs> grid;
   for (const char *q : {"q8_0", "q6_k", "fp8_e4m3", "q4_k", "int4-g32-asym",
                         "q4_0", "mxfp4", "int3-g32-asym"})
-    grid.push_back({q, false, ""});
-  grid.push_back({"q4_0", true, ""});
+    grid.push_back({q, false, "", ""});
+  grid.push_back({"q4_0", true, "", ""});
   for (const char *kv : {"kivi8", "kivi4", "kivi2", "kivi4-r32", "kivi2-r32",
                          "window-b256", "window-b128", "window-b64",
                          "window-b32", "h2o-b256", "h2o-b128", "h2o-b64",
                          "h2o-b32"})
-    grid.push_back({"", false, kv});
-  grid.push_back({"q8_0", false, "kivi4"});
-  grid.push_back({"q4_0,output.weight=q8_0", true, "h2o-b128"});
+    grid.push_back({"", false, kv, ""});
+  grid.push_back({"q8_0", false, "kivi4", ""});
+  grid.push_back({"q4_0,output.weight=q8_0", true, "h2o-b128", ""});
   return grid;
 }
 
@@ -369,12 +369,7 @@ int llmc::driver::runEval(llvm::ArrayRef<std::string> args, Context &ctx) {
                 "sequences of --tokens");
   parser.option("--sequences", sequences, "N",
                 "sequences taken from --text (default 4)");
-  parser.option("--threads", threads, "N",
-                "threads the kernels run on (default 0: one per core)");
-  parser.option("--context", context, "N",
-                "KV cache capacity when compiling (default: the model's)");
-  parser.option("--tokenizer", tokenizerPath, "FILE",
-                "a GGUF file whose vocabulary to use (default: the model's)");
+  addModelRunOptions(parser, threads, context, tokenizerPath);
   int64_t prefill = 0;
   parser.option("--prefill", prefill, "N",
                 "run the first N tokens of each sequence as one prefill call "

@@ -36,6 +36,18 @@ void llmc::driver::addCompressionOptions(ArgParser &parser,
                 "the prompt), e.g. h2o-b128");
 }
 
+void llmc::driver::addModelRunOptions(ArgParser &parser, int64_t &threads,
+                                      int64_t &context,
+                                      std::string &tokenizerPath) {
+  parser.option("--threads", threads, "N",
+                "threads the kernels run on (default 0: one per core)");
+  parser.option("--context", context, "N",
+                "KV cache capacity when compiling (default: the model's)");
+  parser.option("--tokenizer", tokenizerPath, "FILE",
+                "a GGUF file whose vocabulary to use (default: the model's "
+                "own; needed for Hugging Face directories)");
+}
+
 std::optional<int> llmc::driver::applyCompressionOptions(
     const CompressionArgs &args, api::CompileOptions &options,
     const ArgParser &parser, Context &ctx) {

@@ -33,6 +33,10 @@ struct CompressionArgs {
   std::string activationStats;
 };
 void addCompressionOptions(ArgParser &parser, CompressionArgs &args);
+/// --threads, --context and --tokenizer: how run, eval and calibrate
+/// compile, run and tokenize for a model.
+void addModelRunOptions(ArgParser &parser, int64_t &threads, int64_t &context,
+                        std::string &tokenizerPath);
 /// Validates `args` into `options`; an exit code (usage error) on failure.
 std::optional<int> applyCompressionOptions(const CompressionArgs &args,
                                            api::CompileOptions &options,

@@ -34,13 +34,7 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   parser.option("--top-k", topK, "K", "sample among the K most likely (0 = all)");
   parser.option("--top-p", topP, "P", "nucleus sampling mass (default 1)");
   parser.option("--seed", seed, "S", "random seed (default 0)");
-  parser.option("--threads", threads, "N",
-                "threads the kernels run on (default 0: one per core)");
-  parser.option("--context", context, "N",
-                "KV cache capacity when compiling (default: the model's)");
-  parser.option("--tokenizer", tokenizerPath, "FILE",
-                "a GGUF file whose vocabulary to use (default: the model's "
-                "own; needed for Hugging Face directories)");
+  addModelRunOptions(parser, threads, context, tokenizerPath);
   parser.flag("--echo", echo, "print the prompt before the continuation");
   CompressionArgs compression;
   addCompressionOptions(parser, compression);

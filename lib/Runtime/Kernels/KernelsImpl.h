@@ -85,6 +85,33 @@ void decodeBlockScalar(Format format, const uint8_t *block, float *out);
 void decodeLeadingScalar(Format format, const uint8_t *block, int64_t count,
                          float *out);
 
+/// y[t, n] = sum_k x[t, k] * W[n, k] for n in [nBegin, nEnd), the portable
+/// way: row n of W is decoded `unit` (<= 256) values at a time by
+/// decode(n, k0, width, out) into a stack buffer that every activation row
+/// then reads, so each weight byte is decoded once; sums are f32, one per
+/// unit, added in order (the result every portable kernel reproduces).
+template <typename Decode>
+void decodedRowsMatmul(const float *x, int64_t xStride, int64_t rows,
+                       int64_t k, float *y, int64_t yStride, int64_t nBegin,
+                       int64_t nEnd, int64_t unit, Decode decode) {
+  float decoded[256];
+  for (int64_t n = nBegin; n < nEnd; ++n) {
+    for (int64_t t = 0; t < rows; ++t)
+      y[t * yStride + n] = 0.0f;
+    for (int64_t k0 = 0; k0 < k; k0 += unit) {
+      int64_t width = k - k0 < unit ? k - k0 : unit;
+      decode(n, k0, width, decoded);
+      for (int64_t t = 0; t < rows; ++t) {
+        const float *xt = x + t * xStride + k0;
+        float sum = 0.0f;
+        for (int64_t j = 0; j < width; ++j)
+          sum += xt[j] * decoded[j];
+        y[t * yStride + n] += sum;
+      }
+    }
+  }
+}
+
 // AVX-512 implementations (F, BW, VL, DQ, F16C, FMA); call only when
 // avx512Supported().
 bool avx512Supported();

@@ -29,23 +29,12 @@ struct PackedMatmul {
 
 void packedMatmulRange(const void *context, int64_t nBegin, int64_t nEnd) {
   const auto &p = *static_cast<const PackedMatmul *>(context);
-  float decoded[kPackedUnit];
-  for (int64_t n = nBegin; n < nEnd; ++n) {
-    const uint8_t *row = p.w + n * p.rowBytes;
-    for (int64_t t = 0; t < p.rows; ++t)
-      p.y[t * p.yStride + n] = 0.0f;
-    for (int64_t k0 = 0; k0 < p.k; k0 += kPackedUnit) {
-      int64_t width = std::min(kPackedUnit, p.k - k0);
-      decodePacked(p.format, row, k0, width, decoded);
-      for (int64_t t = 0; t < p.rows; ++t) {
-        const float *x = p.x + t * p.xStride + k0;
-        float sum = 0.0f;
-        for (int64_t j = 0; j < width; ++j)
-          sum += x[j] * decoded[j];
-        p.y[t * p.yStride + n] += sum;
-      }
-    }
-  }
+  decodedRowsMatmul(p.x, p.xStride, p.rows, p.k, p.y, p.yStride, nBegin, nEnd,
+                    kPackedUnit,
+                    [&](int64_t n, int64_t k0, int64_t width, float *out) {
+                      decodePacked(p.format, p.w + n * p.rowBytes, k0, width,
+                                   out);
+                    });
 }
 
 } // namespace

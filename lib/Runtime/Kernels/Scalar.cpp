@@ -154,25 +154,15 @@ void llmc::kernels::decodeLeadingScalar(Format format, const uint8_t *block,
 void llmc::kernels::matmulScalar(const Matmul &p, int64_t nBegin,
                                  int64_t nEnd) {
   BlockShape shape = blockShape(p.format);
-  int64_t blocks = (p.k + shape.elements - 1) / shape.elements;
-  float decoded[256];
-  for (int64_t n = nBegin; n < nEnd; ++n) {
-    const uint8_t *row = p.w + n * p.rowBytes;
-    for (int64_t t = 0; t < p.rows; ++t)
-      p.y[t * p.yStride + n] = 0.0f;
-    for (int64_t b = 0; b < blocks; ++b) {
-      int64_t k0 = b * shape.elements;
-      int64_t width = std::min(shape.elements, p.k - k0);
-      decodeLeadingScalar(p.format, row + b * shape.bytes, width, decoded);
-      for (int64_t t = 0; t < p.rows; ++t) {
-        const float *x = p.x + t * p.xStride + k0;
-        float sum = 0.0f;
-        for (int64_t j = 0; j < width; ++j)
-          sum += x[j] * decoded[j];
-        p.y[t * p.yStride + n] += sum;
-      }
-    }
-  }
+  decodedRowsMatmul(p.x, p.xStride, p.rows, p.k, p.y, p.yStride, nBegin, nEnd,
+                    shape.elements,
+                    [&](int64_t n, int64_t k0, int64_t width, float *out) {
+                      decodeLeadingScalar(
+                          p.format,
+                          p.w + n * p.rowBytes +
+                              k0 / shape.elements * shape.bytes,
+                          width, out);
+                    });
 }
 
 void llmc::kernels::attentionScalar(const Attention &p, int64_t hBegin,
