@@ -206,7 +206,7 @@ LogicalResult KiviAttr::verify(function_ref<InFlightDiagnostic()> emitError,
 
 std::optional<runtime::KiviLayout> llmc::kv::kiviLayout(CacheType cache) {
   KiviAttr kivi = cache.getKiviStorage();
-  if (!kivi)
+  if (!kivi || cache.getPolicy())
     return std::nullopt;
   runtime::KiviLayout layout;
   layout.layers = cache.getLayers();
@@ -232,6 +232,43 @@ std::optional<runtime::EvictLayout> llmc::kv::evictLayout(CacheType cache) {
   for (int64_t budget : cache.getPolicy().getLayerBudgets())
     layout.layerSlots.push_back(budget);
   return layout;
+}
+
+std::optional<runtime::KiviEvictLayout>
+llmc::kv::kiviEvictLayout(CacheType cache) {
+  KiviAttr kivi = cache.getKiviStorage();
+  PolicyAttr policy = cache.getPolicy();
+  if (!kivi || !policy)
+    return std::nullopt;
+  runtime::KiviEvictLayout layout;
+  layout.layers = cache.getLayers();
+  layout.kvHeads = cache.getKvHeads();
+  layout.headDim = cache.getHeadDim();
+  layout.bits = kivi.getBits();
+  layout.group = kivi.getGroup();
+  layout.residual = kivi.getResidual();
+  layout.sinks = policy.getSinks();
+  auto groupsFor = [&](int64_t budget) {
+    return runtime::KiviEvictLayout::groupsFor(budget, layout.sinks,
+                                               layout.residual, layout.group);
+  };
+  layout.groups = groupsFor(policy.getBudget());
+  // Per-layer budgets: each layer allocates only its own groups.
+  for (int64_t budget : policy.getLayerBudgets())
+    layout.layerGroups.push_back(groupsFor(budget));
+  return layout;
+}
+
+std::optional<int64_t> llmc::kv::byteCacheSize(CacheType cache) {
+  if (cache.isPaged())
+    return std::nullopt;
+  if (std::optional<runtime::KiviLayout> layout = kiviLayout(cache))
+    return layout->totalBytes();
+  if (std::optional<runtime::EvictLayout> layout = evictLayout(cache))
+    return layout->totalBytes();
+  if (std::optional<runtime::KiviEvictLayout> layout = kiviEvictLayout(cache))
+    return layout->totalBytes();
+  return std::nullopt;
 }
 
 double KiviAttr::getBitsPerElement() const {
@@ -294,6 +331,35 @@ verifyPolicyFits(function_ref<InFlightDiagnostic()> emitError,
   return success();
 }
 
+/// Checks that a KIVI cache can follow `policy`: eviction drops whole
+/// token groups from a pool beside the sinks and the residual ring (see
+/// KiviEvictLayout), so every layer's budget must leave room for a group,
+/// and H2O's recent window is the ring.
+static LogicalResult
+verifyKiviPolicy(function_ref<InFlightDiagnostic()> emitError, KiviAttr kivi,
+                 PolicyAttr policy, int64_t layers, int64_t blockSize) {
+  if (blockSize != 0)
+    return emitError() << "a KIVI cache with an eviction policy must be "
+                          "contiguous, not paged";
+  if (policy.getKind() == PolicyKind::H2O &&
+      policy.getRecent() != kivi.getResidual())
+    return emitError() << "with KIVI storage the h2o recent window is the "
+                          "residual ring: recent ("
+                       << policy.getRecent() << ") must equal residual ("
+                       << kivi.getResidual() << ")";
+  int64_t fixed = policy.getSinks() + kivi.getResidual();
+  for (int64_t layer = 0; layer < layers; ++layer) {
+    int64_t budget = policy.getLayerBudget(layer);
+    if (budget - fixed < kivi.getGroup())
+      return emitError() << "layer " << layer << "'s budget of " << budget
+                         << " positions leaves no room for a KIVI token group "
+                            "beside the sinks and the residual window (needs "
+                         << policy.getSinks() << " + " << kivi.getResidual()
+                         << " + " << kivi.getGroup() << ")";
+  }
+  return success();
+}
+
 LogicalResult CacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t layers, int64_t kvHeads,
                                 int64_t capacity, int64_t headDim,
@@ -321,7 +387,9 @@ LogicalResult CacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                          << " does not divide the " << channels
                          << " channels (KV heads x head dim) that values "
                             "are quantized over";
-    if (kivi.getResidual() >= capacity)
+    // Under a policy the budgets bound the residual window instead
+    // (verifyKiviPolicy).
+    if (!policy && kivi.getResidual() >= capacity)
       return emitError() << "KIVI residual window of " << kivi.getResidual()
                          << " positions is not smaller than the cache "
                             "capacity "
@@ -337,6 +405,8 @@ LogicalResult CacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << " does not divide the capacity " << capacity;
   if (policy && failed(verifyPolicyFits(emitError, policy, layers, capacity)))
     return failure();
+  if (auto kivi = dyn_cast_or_null<KiviAttr>(storage); kivi && policy)
+    return verifyKiviPolicy(emitError, kivi, policy, layers, blockSize);
   return success();
 }
 

@@ -22,6 +22,11 @@ namespace llmc::kv {
 std::optional<runtime::KiviLayout> kiviLayout(CacheType cache);
 /// The byte layout of an f32 cache with an eviction policy, or nullopt.
 std::optional<runtime::EvictLayout> evictLayout(CacheType cache);
+/// The byte layout of a KIVI cache with an eviction policy, or nullopt.
+std::optional<runtime::KiviEvictLayout> kiviEvictLayout(CacheType cache);
+/// The bytes of a cache that lowers to a byte buffer (KIVI, eviction or
+/// both; contiguous), or nullopt for one that lowers to a float tensor.
+std::optional<int64_t> byteCacheSize(CacheType cache);
 } // namespace llmc::kv
 
 #endif // LLMC_DIALECTS_KV_KVOPS_H

@@ -98,8 +98,6 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
       if (out.group < 8 || out.group > 256 || out.group % 8 != 0)
         return bad("the group must be a multiple of 8 in [8, 256], got " +
                    llvm::Twine(out.group));
-      if (out.residual < 0)
-        return bad("the residual window must be non-negative");
       continue;
     }
     if (head == "window" || head == "h2o" || head == "snapkv") {
@@ -140,8 +138,34 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
   return "";
 }
 
+/// The KIVI residual window of `spec` (-1 in it takes the default) and,
+/// with a policy, h2o's recent window, which is the same under KIVI; or an
+/// error message.
+static std::string resolveKiviResidual(api::KVSpec &spec) {
+  if (spec.policy.empty()) {
+    if (spec.residual < 0)
+      spec.residual = 128;
+    return "";
+  }
+  bool h2o = spec.policy == "h2o";
+  if (h2o && spec.recent >= 0 && spec.residual >= 0 &&
+      spec.recent != spec.residual)
+    return ("--kv: with KIVI the h2o recent window is the residual ring; "
+            "give one of -r" +
+            llvm::Twine(spec.recent) + " (h2o) and -r" +
+            llvm::Twine(spec.residual) + " (kivi), or the same value")
+        .str();
+  if (spec.residual < 0)
+    spec.residual = h2o && spec.recent >= 0 ? spec.recent : spec.budget / 4;
+  if (h2o)
+    spec.recent = spec.residual;
+  return "";
+}
+
 /// The llmc-kv-evict options of a `--kv` policy on a model of `layers`
-/// layers, or an error message.
+/// layers, or an error message. Under KIVI (spec.kivi, residual resolved)
+/// the fixed part of a budget includes the residual ring and the rest must
+/// hold a token group.
 static std::string evictOptions(const api::KVSpec &spec, int64_t layers,
                                 KVEvictOptions &options) {
   bool window = spec.policy == "window", snap = spec.policy == "snapkv";
@@ -172,12 +196,26 @@ static std::string evictOptions(const api::KVSpec &spec, int64_t layers,
             " leaves no room beyond " + llvm::Twine(fixed) + " sinks and " +
             (snap ? "observed" : "recent") + " positions")
         .str();
+  // The smallest budget a layer may have: with KIVI, room for one token
+  // group beside the sinks and the residual ring.
+  int64_t smallest = fixed + 1;
+  if (spec.kivi) {
+    smallest = options.sinks + spec.residual + spec.group;
+    if (budget < smallest)
+      return ("--kv kivi + " + spec.policy + ": a budget of " +
+              llvm::Twine(budget) + " leaves no room for a token group of " +
+              llvm::Twine(spec.group) + " beside " +
+              llvm::Twine(options.sinks) + " sinks and the residual window of " +
+              llvm::Twine(spec.residual) + " (needs at least " +
+              llvm::Twine(smallest) + ")")
+          .str();
+  }
   if (spec.pyramid && layers > 1) {
     // 1.5x at layer 0 down to 0.5x at the last layer: the same total.
     for (int64_t l = 0; l < layers; ++l) {
       double scale = 1.5 - double(l) / double(layers - 1);
       options.layerBudgets.push_back(std::max<int64_t>(
-          fixed + 1, int64_t(std::llround(scale * double(budget)))));
+          smallest, int64_t(std::llround(scale * double(budget)))));
     }
   }
   return "";
@@ -195,10 +233,8 @@ static runtime::ModelInfo describeModel(func::FuncOp prefill,
       info.capacity = cache.getCapacity();
       info.headDim = cache.getHeadDim();
       info.kvBytesPerToken = cache.getBytesPerPosition();
-      if (std::optional<runtime::KiviLayout> kivi = kv::kiviLayout(cache))
-        info.cacheBytes = kivi->totalBytes();
-      if (std::optional<runtime::EvictLayout> evict = kv::evictLayout(cache))
-        info.cacheBytes = evict->totalBytes();
+      if (std::optional<int64_t> bytes = kv::byteCacheSize(cache))
+        info.cacheBytes = *bytes;
     }
   auto logits = cast<RankedTensorType>(prefill.getResultTypes()[0]);
   info.vocabSize = logits.getDimSize(1);
@@ -251,6 +287,9 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     KVSpec spec;
     if (std::string error = parseKVSpec(options.kv, spec); !error.empty())
       return fail("--kv " + error);
+    if (spec.kivi)
+      if (std::string error = resolveKiviResidual(spec); !error.empty())
+        return fail(error);
     PassManager kvpm(&context);
     if (!spec.policy.empty()) {
       KVEvictOptions evict;

@@ -33,7 +33,9 @@ void llmc::driver::addCompressionOptions(ArgParser &parser,
                 "[-rRECENT][-oOBSERVE][-pPOOL][-pyramid] bounds it to BUDGET "
                 "positions per layer (attention sinks + recent window, H2O "
                 "heavy hitters, or SnapKV's one-shot selection at the end of "
-                "the prompt), e.g. h2o-b128");
+                "the prompt), e.g. h2o-b128; both, comma-separated, evict "
+                "whole KIVI token groups (residual default: a quarter of the "
+                "budget, and h2o's recent window), e.g. kivi4,h2o-b128");
 }
 
 void llmc::driver::addModelRunOptions(ArgParser &parser, int64_t &threads,

@@ -49,7 +49,9 @@ std::string validateQuantizeSpec(llvm::StringRef spec);
 /// The settings of a `--kv` specification.
 struct KVSpec {
   bool kivi = false;
-  int64_t bits = 4, group = 32, residual = 128;
+  /// residual -1: 128 alone; with a policy, h2o's recent window if given,
+  /// else a quarter of the budget.
+  int64_t bits = 4, group = 32, residual = -1;
   /// "", "window", "h2o" or "snapkv".
   std::string policy;
   /// Positions kept per layer (the mean over layers with `pyramid`);

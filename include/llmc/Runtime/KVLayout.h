@@ -118,6 +118,79 @@ struct EvictLayout {
   int64_t scoresOffset() const { return (2 * headDim + 1) * slots * 4; }
 };
 
+/// KIVI storage under an eviction policy (`!kv.cache<..., #kv.kivi<...>,
+/// #kv.policy<...>>`). Eviction works on whole token groups, because a
+/// key record quantizes one channel over G positions together. Per layer:
+///  - a pool of P token-group slots in KiviLayout's sections (one layer of
+///    capacity P x G: key records, value records, then the residual ring
+///    of R + G full-precision slots), slot i in place of token group i;
+///  - the `sinks` first positions of the sequence in full precision
+///    (keys C f32 then values C f32 each), never evicted nor quantized;
+///  - the accumulated attention mass of every ring slot (f32, H2O);
+///  - per pool slot, the first position of the group it holds (i32) and its
+///    accumulated attention mass (f32; for SnapKV 1 if the prompt selection
+///    pinned it, else 0).
+/// Positions past the sinks form a stream (position p is stream index
+/// p - sinks) that flows through the ring as in KiviLayout; each group
+/// flushed out of the ring takes a free pool slot, or the policy's victim's
+/// slot, or is dropped if it is itself the victim. A layer with P slots holds
+/// the sinks, at most P groups and R to R + G - 1 ring positions; P = (budget
+/// - sinks - R) / G rounded down (`groupsFor`). Layers are back to back and
+/// may have different P (per-layer budgets); the kernel is handed one
+/// layer's region.
+struct KiviEvictLayout {
+  int64_t layers = 0, kvHeads = 0, headDim = 0;
+  int64_t bits = 4, group = 32, residual = 128, sinks = 0;
+  /// Pool slots of every layer, unless `layerGroups` gives one per layer
+  /// (per-layer budgets).
+  int64_t groups = 0;
+  std::vector<int64_t> layerGroups = {};
+
+  static int64_t groupsFor(int64_t budget, int64_t sinks, int64_t residual,
+                           int64_t group) {
+    int64_t room = budget - sinks - residual;
+    return room >= group ? room / group : 0;
+  }
+  int64_t groupsOf(int64_t layer) const {
+    return layerGroups.empty() ? groups
+                               : layerGroups[static_cast<std::size_t>(layer)];
+  }
+  /// The quantized sections and the ring of a layer with `groups` slots.
+  KiviLayout pool(int64_t groups) const {
+    return {1, kvHeads, groups * group, headDim, bits, group, residual};
+  }
+  int64_t channels() const { return kvHeads * headDim; }
+  // Offsets inside one layer's region, for a layer with `groups` slots.
+  int64_t sinkOffset(int64_t groups) const {
+    return pool(groups).layerBytes();
+  }
+  int64_t ringScoreOffset(int64_t groups) const {
+    return sinkOffset(groups) + KiviLayout::align(sinks * 2 * channels() * 4);
+  }
+  int64_t firstsOffset(int64_t groups) const {
+    return ringScoreOffset(groups) +
+           KiviLayout::align(pool(groups).ringSlots() * 4);
+  }
+  int64_t groupScoreOffset(int64_t groups) const {
+    return firstsOffset(groups) + KiviLayout::align(groups * 4);
+  }
+  int64_t regionBytes(int64_t groups) const {
+    return groupScoreOffset(groups) + KiviLayout::align(groups * 4);
+  }
+  int64_t layerBytesOf(int64_t layer) const {
+    return regionBytes(groupsOf(layer));
+  }
+  int64_t layerOffset(int64_t layer) const {
+    if (layerGroups.empty())
+      return layer * regionBytes(groups);
+    int64_t offset = 0;
+    for (int64_t l = 0; l < layer; ++l)
+      offset += layerBytesOf(l);
+    return offset;
+  }
+  int64_t totalBytes() const { return layerOffset(layers); }
+};
+
 } // namespace llmc::runtime
 
 #endif // LLMC_RUNTIME_KVLAYOUT_H

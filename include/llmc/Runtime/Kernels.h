@@ -207,6 +207,27 @@ void llmc_attention_evict(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
                           int64_t observe, int64_t pool,
                           LLMC_MEMREF2(float, out));
 
+/// Causal attention of T rows over one layer of a KIVI cache under an
+/// eviction policy (KiviEvictLayout in include/llmc/Runtime/KVLayout.h,
+/// {layers, kvHeads, headDim, bits, group, residual, sinks, groups} with
+/// `groups` pool slots in every layer; the compiler hands over one layer's
+/// region with layer 0 of 1). Each row in turn is stored (a sink, or a ring
+/// slot; the token group leaving the ring is quantized into a free pool
+/// slot or replaces the policy's victim, 0 window / 1 h2o / 2 snapkv, or is
+/// dropped), then attends over the sinks, the pooled groups (read from the
+/// codes in place) and the ring; H2O adds the row's attention to the
+/// masses. A SnapKV prompt (pos 0) whose groups do not all fit is attended
+/// in full and its best-voted groups kept (`observe` voting rows, max-pool
+/// width `pool`). Invalid parameters make it return at once, writing
+/// nothing.
+void llmc_attention_kivi_evict(
+    LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k), LLMC_MEMREF2(float, v),
+    LLMC_MEMREF1(uint8_t, cache), int64_t layer, int64_t pos, int64_t heads,
+    float scale, int64_t layers, int64_t kvHeads, int64_t headDim,
+    int64_t bits, int64_t group, int64_t residual, int64_t sinks,
+    int64_t groups, int64_t policy, int64_t observe, int64_t pool,
+    LLMC_MEMREF2(float, out));
+
 /// Row-wise ops on T x N f32 rows (any row stride), results written to y
 /// (row-major), with the semantics of the llm ops of the same names:
 /// rms_norm by a weight at byte `weightOffset` of `w` (weightFormat 0 f32,

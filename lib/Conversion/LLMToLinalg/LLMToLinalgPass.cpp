@@ -24,17 +24,12 @@ using namespace llmc;
 LLMTypeConverter::LLMTypeConverter() {
   addConversion([](Type type) { return type; });
   addConversion([](kv::CacheType cache) -> std::optional<Type> {
-    // A KIVI cache is the bytes of its layout (include/llmc/Runtime/
-    // KVLayout.h), only ever touched by llmc_attention_kivi.
-    // So is an f32 cache under an eviction policy (positions, scores and
-    // slots of llmc_attention_evict).
-    if (!cache.isPaged()) {
-      auto bytes = IntegerType::get(cache.getContext(), 8);
-      if (std::optional<runtime::KiviLayout> layout = kv::kiviLayout(cache))
-        return RankedTensorType::get({layout->totalBytes()}, bytes);
-      if (std::optional<runtime::EvictLayout> layout = kv::evictLayout(cache))
-        return RankedTensorType::get({layout->totalBytes()}, bytes);
-    }
+    // A KIVI cache, an f32 cache under an eviction policy, or both, is the
+    // bytes of its layout (include/llmc/Runtime/KVLayout.h), only ever
+    // touched by the attention kernel that owns that layout.
+    if (std::optional<int64_t> bytes = kv::byteCacheSize(cache))
+      return RankedTensorType::get(
+          {*bytes}, IntegerType::get(cache.getContext(), 8));
     FloatType elt = cache.getFloatStorage();
     if (!elt)
       return std::nullopt;

@@ -401,6 +401,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   matchAndRewrite(llm::AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     kv::CacheType cacheType = op.getCache().getType();
+    if (cacheType.getKiviStorage() && cacheType.getPolicy())
+      return rewriteKiviEvict(op, adaptor, rewriter);
     if (cacheType.getKiviStorage())
       return rewriteKivi(op, adaptor, rewriter);
     if (cacheType.getPolicy())
@@ -454,8 +456,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
                             ConversionPatternRewriter &rewriter) const {
     kv::CacheType cacheType = op.getCache().getType();
     std::optional<runtime::KiviLayout> layout = kv::kiviLayout(cacheType);
-    if (!layout || cacheType.isPaged() || cacheType.getPolicy())
-      return rewriter.notifyMatchFailure(op, "paged or evicting KIVI cache");
+    if (!layout || cacheType.isPaged())
+      return rewriter.notifyMatchFailure(op, "paged KIVI cache");
     if (op.getScores())
       return rewriter.notifyMatchFailure(op, "scores output not supported");
     if (!hasF32Operands(op, adaptor))
@@ -500,10 +502,7 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     SmallVector<Value> scalars = byteCacheScalars(
         b, op, adaptor, layout->totalBytes(), layout->layerOffset(layer),
         layout->layerBytesOf(layer), /*layer=*/0);
-    // The kernel's policy numbers: 0 window, 1 h2o, 2 snapkv.
-    int64_t kind = policy.getKind() == kv::PolicyKind::Window ? 0
-                   : policy.getKind() == kv::PolicyKind::H2O  ? 1
-                                                              : 2;
+    int64_t kind = kernelPolicy(policy);
     bool snap = kind == 2;
     for (int64_t v : {int64_t(1), layout->kvHeads, layout->slotsOf(layer),
                       layout->headDim, kind, policy.getSinks(),
@@ -513,6 +512,54 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       scalars.push_back(i64Const(b, loc, v));
     return emitByteCacheCall(rewriter, op, adaptor, "llmc_attention_evict",
                              scalars);
+  }
+
+  /// Attention over a KIVI cache with an eviction policy: one call stores
+  /// each new position, quantizes the token group leaving the residual
+  /// window into the layer's pool (evicting a group when it is full) and
+  /// attends over sinks, pool and ring. Written in place as for KIVI.
+  LogicalResult rewriteKiviEvict(llm::AttentionOp op, OpAdaptor adaptor,
+                                 ConversionPatternRewriter &rewriter) const {
+    kv::CacheType cacheType = op.getCache().getType();
+    kv::PolicyAttr policy = cacheType.getPolicy();
+    std::optional<runtime::KiviEvictLayout> layout =
+        kv::kiviEvictLayout(cacheType);
+    if (!layout || cacheType.isPaged())
+      return rewriter.notifyMatchFailure(op, "paged KIVI cache");
+    if (op.getScores() || op.getWindow() || !op.getCausal())
+      return rewriter.notifyMatchFailure(
+          op, "eviction lowers causal attention without a window or scores");
+    if (!hasF32Operands(op, adaptor))
+      return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    int64_t layer = op.getLayer();
+    SmallVector<Value> scalars = byteCacheScalars(
+        b, op, adaptor, layout->totalBytes(), layout->layerOffset(layer),
+        layout->layerBytesOf(layer), /*layer=*/0);
+    bool snap = policy.getKind() == kv::PolicyKind::SnapKV;
+    for (int64_t v :
+         {int64_t(1), layout->kvHeads, layout->headDim, layout->bits,
+          layout->group, layout->residual, layout->sinks,
+          layout->groupsOf(layer), kernelPolicy(policy),
+          snap ? policy.getObserve() : int64_t(0),
+          snap ? policy.getPool() : int64_t(1)})
+      scalars.push_back(i64Const(b, loc, v));
+    return emitByteCacheCall(rewriter, op, adaptor,
+                             "llmc_attention_kivi_evict", scalars);
+  }
+
+  /// The eviction kernels' policy numbers: 0 window, 1 h2o, 2 snapkv.
+  static int64_t kernelPolicy(kv::PolicyAttr policy) {
+    switch (policy.getKind()) {
+    case kv::PolicyKind::Window:
+      return 0;
+    case kv::PolicyKind::H2O:
+      return 1;
+    case kv::PolicyKind::SnapKV:
+      return 2;
+    }
+    return 0;
   }
 };
 

@@ -29,6 +29,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KVCodec.h"
 #include "KernelsImpl.h"
 #include "llmc/Runtime/KVLayout.h"
 #include "llmc/Runtime/Kernels.h"
@@ -40,6 +41,7 @@
 #include <vector>
 
 using namespace llmc::kernels;
+using namespace llmc::kernels::kv;
 using llmc::runtime::EvictLayout;
 
 namespace {
@@ -149,60 +151,10 @@ int64_t snapVictim(const HeadCache &c, int64_t count, int64_t sinks) {
 /// probabilities of head i at probs[i * n].
 void attendRow(const Evict &p, const KeyValues &kv, int64_t kvHead, int64_t t,
                int64_t n, float *probs) {
-  int64_t d = p.layout.headDim, group = p.group();
-  int64_t firstHead = kvHead * group;
-  const float *q = p.q + t * p.qStride + firstHead * d;
-  float *out = p.out + t * p.outStride + firstHead * d;
-  for (int64_t s = 0; s < n; ++s) {
-    const float *key = kv.keys + s * kv.keyStride;
-    for (int64_t i = 0; i < group; ++i) {
-      float score = 0.0f;
-      for (int64_t j = 0; j < d; ++j)
-        score += q[i * d + j] * key[j];
-      probs[i * n + s] = score * p.scale;
-    }
-  }
-  for (int64_t i = 0; i < group; ++i) {
-    float *x = probs + i * n;
-    float m = *std::max_element(x, x + n), l = 0.0f;
-    for (int64_t s = 0; s < n; ++s) {
-      x[s] = std::exp(x[s] - m);
-      l += x[s];
-    }
-    float inv = 1.0f / l; // l >= 1: the maximum contributes exp(0)
-    for (int64_t s = 0; s < n; ++s)
-      x[s] *= inv;
-  }
-  std::fill(out, out + group * d, 0.0f);
-  for (int64_t s = 0; s < n; ++s) {
-    const float *value = kv.values + s * kv.valueStride;
-    for (int64_t i = 0; i < group; ++i) {
-      float w = probs[i * n + s];
-      for (int64_t j = 0; j < d; ++j)
-        out[i * d + j] += w * value[j];
-    }
-  }
-}
-
-/// Adds the attention probabilities of a row (group x n in probs), summed
-/// over the query heads, to the first n entries of `sums`.
-void addMass(float *sums, const float *probs, int64_t group, int64_t n) {
-  for (int64_t s = 0; s < n; ++s) {
-    float mass = 0.0f;
-    for (int64_t i = 0; i < group; ++i)
-      mass += probs[i * n + s];
-    sums[s] += mass;
-  }
-}
-
-/// A per-thread buffer of n T's, grown to the largest size a call on this
-/// thread has needed and reused after that, so that steady decoding never
-/// allocates.
-template <typename T> T *scratch(size_t n) {
-  thread_local std::vector<T> buffer;
-  if (buffer.size() < n)
-    buffer.resize(n);
-  return buffer.data();
+  int64_t d = p.layout.headDim, firstHead = kvHead * p.group();
+  attendExact(p.q + t * p.qStride + firstHead * d, p.group(), d, kv.keys,
+              kv.keyStride, kv.values, kv.valueStride, n, p.scale, probs,
+              p.out + t * p.outStride + firstHead * d);
 }
 
 /// SnapKV on a prompt of T = rows > budget positions starting at 0: every

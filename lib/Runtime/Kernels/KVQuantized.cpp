@@ -20,6 +20,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "KVCodec.h"
 #include "KernelsImpl.h"
 #include "llmc/Runtime/KVLayout.h"
 #include "llmc/Runtime/Kernels.h"
@@ -30,71 +31,10 @@
 #include <limits>
 
 using namespace llmc::kernels;
+using namespace llmc::kernels::kv;
 using llmc::runtime::KiviLayout;
 
 namespace {
-
-/// Positions scored at a time (the stack buffer of one query row). Token
-/// groups longer than this are scored in several chunks, so any group size
-/// works without a larger buffer.
-constexpr int64_t kChunk = 256;
-/// Query heads of one KV head attended at once: they share each record's
-/// decode (GQA), and the scores of all of them stay on the stack.
-constexpr int64_t kHeadBlock = 8;
-
-uint16_t load16(const uint8_t *p) { return uint16_t(p[0] | p[1] << 8); }
-void store16(uint8_t *p, uint16_t v) {
-  p[0] = uint8_t(v);
-  p[1] = uint8_t(v >> 8);
-}
-
-/// Unpacks codes [begin, end) of a record into dst[0, end - begin) a byte
-/// at a time (no code straddles a byte, B dividing 8), which vectorizes
-/// where a shift per code would not. begin and end are rounded outwards to
-/// whole bytes: the codes of [begin, end) start at dst[begin % (8 / B)],
-/// and dst holds at least end - begin + 2 * (8 / B) floats.
-template <int B>
-const float *unpack(const uint8_t *codes, int64_t begin, int64_t end,
-                    float *dst) {
-  constexpr int64_t perByte = 8 / B;
-  constexpr int mask = (1 << B) - 1;
-  const uint8_t *bytes = codes + begin / perByte;
-  int64_t n = (end + perByte - 1) / perByte - begin / perByte;
-  for (int64_t b = 0; b < n; ++b)
-    for (int64_t k = 0; k < perByte; ++k)
-      dst[b * perByte + k] = float(bytes[b] >> (k * B) & mask);
-  return dst + begin % perByte;
-}
-
-/// Quantizes the n values at(0), ..., at(n - 1) into one record: f16 scale
-/// (max - min) / (2^bits - 1), f16 min, then the codes, rounded against the
-/// stored (f16) scale and min so that decoding reproduces them. Two passes
-/// over the source instead of a copy: key records gather one channel of G
-/// positions, which may lie in the ring or in the step's input rows.
-template <typename At>
-void quantizeRecord(At at, int64_t n, int bits, uint8_t *record) {
-  float lo = at(0), hi = lo;
-  for (int64_t i = 1; i < n; ++i) {
-    float x = at(i);
-    lo = std::min(lo, x);
-    hi = std::max(hi, x);
-  }
-  int top = (1 << bits) - 1;
-  uint16_t scaleHalf = floatToHalfSaturated((hi - lo) / float(top));
-  uint16_t minHalf = floatToHalfSaturated(lo);
-  store16(record, scaleHalf);
-  store16(record + 2, minHalf);
-  float scale = halfToFloat(scaleHalf), min = halfToFloat(minHalf);
-  uint8_t *codes = record + 4;
-  std::memset(codes, 0, size_t(n * bits / 8));
-  if (!(scale > 0.0f))
-    return; // all codes 0: every value decodes to min
-  for (int64_t i = 0; i < n; ++i) {
-    float r = std::nearbyint((at(i) - min) / scale);
-    int q = r >= 0.0f ? (r <= float(top) ? int(r) : top) : 0; // NaN: 0
-    codes[i * bits / 8] |= uint8_t(q << (i * bits % 8));
-  }
-}
 
 /// One call's view of one layer of the cache and of the step's rows.
 struct Kivi {
@@ -133,23 +73,14 @@ struct Kivi {
 void append(const Kivi &p) {
   const KiviLayout &l = p.layout;
   int64_t c = l.channels(), g = l.group, runs = c / g, record = l.recordBytes();
-  int bits = int(l.bits);
   int64_t len = p.pos + p.rows;
   int64_t flushedEnd = l.quantizedCount(len);
   for (int64_t first = l.quantizedCount(p.pos); first < flushedEnd;
-       first += g) {
-    uint8_t *keyRecord = p.keys + first / g * c * record;
-    for (int64_t ch = 0; ch < c; ++ch, keyRecord += record)
-      quantizeRecord([&](int64_t i) { return p.keyRow(first + i)[ch]; }, g,
-                     bits, keyRecord);
-    for (int64_t s = first; s < first + g; ++s) {
-      const float *row = p.valueRow(s);
-      uint8_t *valueRecord = p.values + s * runs * record;
-      for (int64_t j = 0; j < runs; ++j, valueRecord += record)
-        quantizeRecord([&](int64_t i) { return row[j * g + i]; }, g, bits,
-                       valueRecord);
-    }
-  }
+       first += g)
+    quantizeGroup([&](int64_t i) { return p.keyRow(first + i); },
+                  [&](int64_t i) { return p.valueRow(first + i); }, c, g,
+                  int(l.bits), record, p.keys + first / g * c * record,
+                  p.values + first * runs * record);
   for (int64_t s = std::max(p.pos, flushedEnd); s < len; ++s) {
     float *slot = p.ring + s % l.ringSlots() * 2 * c;
     std::memcpy(slot, p.keyRow(s), size_t(c) * sizeof(float));
@@ -178,21 +109,6 @@ struct OnlineSoftmax {
   }
 };
 
-/// The query heads of one KV head attended together (so that they share
-/// every record's decode), at most kHeadBlock at a time.
-struct HeadBlock {
-  int64_t first, count, kvHead;
-};
-
-HeadBlock headBlock(const Kivi &p, int64_t block) {
-  int64_t perKvHead = p.heads / p.layout.kvHeads;
-  int64_t blocksPerKvHead = (perKvHead + kHeadBlock - 1) / kHeadBlock;
-  int64_t kvHead = block / blocksPerKvHead;
-  int64_t first = kvHead * perKvHead + block % blocksPerKvHead * kHeadBlock;
-  return {first, std::min(kHeadBlock, (kvHead + 1) * perKvHead - first),
-          kvHead};
-}
-
 /// Attention of query row t for the heads of `block`.
 template <int B> void attendRow(const Kivi &p, HeadBlock block, int64_t t) {
   const KiviLayout &l = p.layout;
@@ -204,13 +120,13 @@ template <int B> void attendRow(const Kivi &p, HeadBlock block, int64_t t) {
   int64_t query = p.pos + t;
   int64_t last = p.causal ? query : p.pos + p.rows - 1;
   int64_t first = p.window > 0 ? std::max<int64_t>(0, query - p.window + 1) : 0;
-  float scores[kHeadBlock][kChunk], bias[kHeadBlock], w[kHeadBlock];
-  float codes[kChunk + 16]; // kChunk codes of a record, rounded to bytes
+  float scores[kHeadBlock][kChunk], w[kHeadBlock];
   const float *q[kHeadBlock];
+  float *outs[kHeadBlock];
   OnlineSoftmax acc[kHeadBlock];
   for (int64_t h = 0; h < nh; ++h) {
     q[h] = p.q + t * p.qStride + (block.first + h) * d;
-    acc[h].out = p.out + t * p.outStride + (block.first + h) * d;
+    acc[h].out = outs[h] = p.out + t * p.outStride + (block.first + h) * d;
     acc[h].d = d;
     std::fill(acc[h].out, acc[h].out + d, 0.0f);
   }
@@ -222,25 +138,11 @@ template <int B> void attendRow(const Kivi &p, HeadBlock block, int64_t t) {
       int64_t group = s0 / g, i0 = s0 - group * g;
       s1 = std::min({last + 1, quantizedEnd, (group + 1) * g, s0 + kChunk});
       n = s1 - s0;
-      for (int64_t h = 0; h < nh; ++h) {
-        std::fill(scores[h], scores[h] + n, 0.0f);
-        bias[h] = 0.0f;
-      }
-      const uint8_t *keyRecord = p.keys + (group * c + c0) * record;
-      for (int64_t j = 0; j < d; ++j, keyRecord += record) {
-        float scale = halfToFloat(load16(keyRecord));
-        float min = halfToFloat(load16(keyRecord + 2));
-        const float *x = unpack<B>(keyRecord + 4, i0, i0 + n, codes);
-        for (int64_t h = 0; h < nh; ++h) {
-          float a = q[h][j] * scale;
-          bias[h] += q[h][j] * min;
-          for (int64_t i = 0; i < n; ++i)
-            scores[h][i] += a * x[i];
-        }
-      }
+      keyGroupScores<B>(p.keys + (group * c + c0) * record, record, d, q, nh,
+                        i0, n, scores);
       for (int64_t h = 0; h < nh; ++h) {
         for (int64_t i = 0; i < n; ++i)
-          scores[h][i] = (scores[h][i] + bias[h]) * p.scale;
+          scores[h][i] *= p.scale;
         acc[h].rescale(scores[h], n);
       }
     } else {
@@ -265,24 +167,8 @@ template <int B> void attendRow(const Kivi &p, HeadBlock block, int64_t t) {
         acc[h].l += w[h];
       }
       if (s0 < quantizedEnd) {
-        // The pieces of this KV head's channels that lie in one value
-        // record (and fit the code buffer).
-        const uint8_t *valueRecords = p.values + (s0 + i) * runs * record;
-        for (int64_t ch = c0, next; ch < c0 + d; ch = next) {
-          int64_t r = ch / g;
-          next = std::min({c0 + d, (r + 1) * g, ch + kChunk});
-          const uint8_t *valueRecord = valueRecords + r * record;
-          float scale = halfToFloat(load16(valueRecord));
-          float min = halfToFloat(load16(valueRecord + 2));
-          const float *x =
-              unpack<B>(valueRecord + 4, ch - r * g, next - r * g, codes);
-          for (int64_t h = 0; h < nh; ++h) {
-            float ws = w[h] * scale, wm = w[h] * min;
-            float *o = acc[h].out + (ch - c0);
-            for (int64_t j = 0; j < next - ch; ++j)
-              o[j] += ws * x[j] + wm;
-          }
-        }
+        addValueRecords<B>(p.values + (s0 + i) * runs * record, record, g, c0,
+                           d, w, nh, outs);
       } else {
         const float *value = p.valueRow(s0 + i) + c0;
         for (int64_t h = 0; h < nh; ++h)
@@ -303,7 +189,7 @@ template <int B> void attendRow(const Kivi &p, HeadBlock block, int64_t t) {
 void attentionRange(const void *context, int64_t begin, int64_t end) {
   const auto &p = *static_cast<const Kivi *>(context);
   for (int64_t i = begin; i < end; ++i) {
-    HeadBlock block = headBlock(p, i / p.rows);
+    HeadBlock block = headBlock(p.heads, p.layout.kvHeads, i / p.rows);
     int64_t t = i % p.rows;
     switch (p.layout.bits) {
     case 2:
@@ -367,7 +253,6 @@ extern "C" void llmc_attention_kivi(
   append(p);
   double work =
       double(heads) * double(rows) * double(pos + rows) * double(headDim) * 2;
-  int64_t perKvHead = heads / kvHeads;
-  int64_t blocks = kvHeads * ((perKvHead + kHeadBlock - 1) / kHeadBlock);
+  int64_t blocks = headBlockCount(heads, kvHeads);
   parallelFor(blocks * rows, /*grain=*/1, work, attentionRange, &p);
 }

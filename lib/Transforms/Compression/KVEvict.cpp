@@ -4,7 +4,9 @@
 // policy: the cache type gets the `#kv.policy` and a capacity equal to the
 // largest per-layer budget, so that the memory a sequence needs no longer
 // grows with its length. Which positions survive is decided at run time by
-// the attention kernel the lowering emits (llmc_attention_evict).
+// the attention kernel the lowering emits (llmc_attention_evict, or
+// llmc_attention_kivi_evict for a KIVI cache, which then evicts whole token
+// groups; llmc-kv-quantize may run before or after this pass).
 //
 //===----------------------------------------------------------------------===//
 
@@ -68,10 +70,10 @@ struct KVEvictPass : llmc::impl::KVEvictBase<KVEvictPass> {
 
     auto retype = [&](kv::CacheType cache, Location loc) -> kv::CacheType {
       FloatType storage = cache.getFloatStorage();
-      if (!storage || !storage.isF32()) {
+      if (!cache.getKiviStorage() && (!storage || !storage.isF32())) {
         emit(loc)() << "the cache " << cache
-                    << " is not f32; eviction applies to f32 caches (KIVI "
-                       "storage and eviction do not compose yet)";
+                    << " is neither f32 nor KIVI; eviction applies to f32 "
+                       "and KIVI caches";
         return {};
       }
       if (cache.getPolicy()) {

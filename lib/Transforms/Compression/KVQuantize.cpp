@@ -4,7 +4,9 @@
 // The cache is a typed value threaded through the step functions, so the
 // rewrite is a type substitution everywhere it occurs (function types,
 // block arguments, op results); what the storage means is left to the
-// lowering (attention over a KIVI cache becomes llmc_attention_kivi).
+// lowering (attention over a KIVI cache becomes llmc_attention_kivi, or
+// llmc_attention_kivi_evict under an eviction policy, which the cache keeps:
+// the two passes compose in either order).
 //
 //===----------------------------------------------------------------------===//
 
@@ -81,12 +83,6 @@ struct KVQuantizePass : llmc::impl::KVQuantizeBase<KVQuantizePass> {
         emit(loc)() << "the cache " << cache
                     << " is already quantized; llmc-kv-quantize takes a "
                        "float cache";
-        return {};
-      }
-      if (cache.getPolicy()) {
-        emit(loc)() << "the cache " << cache
-                    << " has an eviction policy; KIVI storage and eviction "
-                       "do not compose yet";
         return {};
       }
       return kv::CacheType::getChecked(

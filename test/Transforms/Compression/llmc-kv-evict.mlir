@@ -11,8 +11,6 @@
 // RUN: not llmc-opt %s --llmc-kv-evict='layer-budgets=96' 2>&1 | FileCheck %s --check-prefix=LAYERS
 // RUN: not llmc-opt %s --llmc-kv-evict='recent=64 layer-budgets=96,64' 2>&1 | FileCheck %s --check-prefix=ROOM
 // RUN: not llmc-opt %s --llmc-kv-evict='policy=h2o heavy=0' 2>&1 | FileCheck %s --check-prefix=HEAVY
-// RUN: llmc-opt %s --llmc-kv-quantize | not llmc-opt --llmc-kv-evict 2>&1 | FileCheck %s --check-prefix=KIVI
-// RUN: llmc-opt %s --llmc-kv-evict | not llmc-opt --llmc-kv-quantize 2>&1 | FileCheck %s --check-prefix=KIVI2
 
 // The default, H2O with 64 heavy hitters and 64 recent positions: the cache
 // shrinks to 128 positions per layer and carries the policy.
@@ -52,8 +50,7 @@
 // LAYERS: error: llmc-kv-evict: 1 layer budgets for a cache of 2 layers
 // ROOM: error: llmc-kv-evict: layer budget 64 leaves no room beyond the 64 positions of sinks and recent window
 // HEAVY: error: llmc-kv-evict: h2o policy needs heavy > 0
-// KIVI: error: llmc-kv-evict: the cache {{.*}} is not f32; eviction applies to f32 caches (KIVI storage and eviction do not compose yet)
-// KIVI2: error: llmc-kv-quantize: the cache {{.*}} has an eviction policy; KIVI storage and eviction do not compose yet
+// KIVI storage under a policy: llmc-kv-evict-kivi.mlir.
 
 func.func @step(%q: tensor<1x64xf32>, %k: tensor<1x32xf32>, %v: tensor<1x32xf32>, %c: !kv.cache<2x4x512x8, f32>, %pos: index) -> (tensor<1x64xf32>, !kv.cache<2x4x512x8, f32>) {
   %o0, %c0 = llm.attention %q, %k, %v, %c[0] at %pos {head_dim = 8 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35 : f32}

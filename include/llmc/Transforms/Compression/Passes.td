@@ -77,7 +77,9 @@ def KVQuantize : Pass<"llmc-kv-quantize", "::mlir::ModuleOp"> {
     precision. Layout and eviction policy are kept. The CPU lowering turns
     attention over such a cache into one kernel call that appends the step's
     keys and values (flushing full groups out of the residual window) and
-    attends over the quantized groups directly.
+    attends over the quantized groups directly. A cache with an eviction
+    policy (`llmc-kv-evict`, before or after this pass) evicts whole token
+    groups instead of positions: see that pass.
 
     ```
     llmc-opt --llmc-kv-quantize='bits=2 group=32 residual=64' model.mlir
@@ -85,7 +87,8 @@ def KVQuantize : Pass<"llmc-kv-quantize", "::mlir::ModuleOp"> {
 
     Errors: bits other than 2/4/8, a group that is not a multiple of 8 in
     [8, 256] or does not divide KV_HEADS x HEAD_DIM, a residual window not
-    smaller than the capacity, a cache that is already quantized.
+    smaller than the capacity, a cache that is already quantized, a policy
+    that cannot hold KIVI's groups (see `llmc-kv-evict`).
   }];
   let options = [
     Option<"bits", "bits", "int64_t", /*default=*/"4",
@@ -100,7 +103,7 @@ def KVQuantize : Pass<"llmc-kv-quantize", "::mlir::ModuleOp"> {
 def KVEvict : Pass<"llmc-kv-evict", "::mlir::ModuleOp"> {
   let summary = "Bound the KV cache by an eviction policy (window + sinks, H2O)";
   let description = [{
-    Gives every f32 `!kv.cache` of the module a `#kv.policy` and shrinks its
+    Gives every f32 or KIVI `!kv.cache` of the module a `#kv.policy` and shrinks its
     capacity to the policy's budget (the largest per-layer budget): the
     cache then holds that many positions per layer and KV head, whatever the
     length of the sequence, and the CPU lowering turns attention over it
@@ -134,11 +137,24 @@ def KVEvict : Pass<"llmc-kv-evict", "::mlir::ModuleOp"> {
     ```
 
     (`recent` does not apply to snapkv: its recent part is the observation
-    window.) Errors: an unknown policy, a budget larger than the cache
-    capacity,
+    window.)
+
+    A KIVI cache (`llmc-kv-quantize`, before or after this pass) is evicted
+    a whole token group at a time, since a key record quantizes one channel
+    over a group's positions together: each layer keeps the `sinks` in full
+    precision, KIVI's residual ring (the recent window; for h2o `recent`
+    must equal the residual) and a pool of (budget - sinks - residual) /
+    group quantized groups. A group leaving the ring takes a free slot or
+    the policy's victim's: the oldest (window), the least attended, the
+    incoming group included (h2o), the oldest not pinned by the prompt
+    selection, else the incoming group (snapkv, whose prompt selection
+    votes for whole groups). The kernel is `llmc_attention_kivi_evict`.
+
+    Errors: an unknown policy, a budget larger than the cache capacity,
     per-layer budgets that do not match the layers or leave no room for
-    sinks and the recent window, a cache that is already quantized or
-    already has a policy.
+    sinks and the recent window (with KIVI: for one token group beside
+    sinks and residual), a cache that is neither f32 nor KIVI or already
+    has a policy.
   }];
   let options = [
     Option<"policy", "policy", "std::string", /*default=*/"\"h2o\"",
