@@ -171,7 +171,8 @@ std::string describe(const CompressionArgs &setting) {
 }
 
 /// The settings `--sweep` runs without `--grid`: the weight formats, KIVI
-/// widths and eviction budgets along the frontier, then two combinations.
+/// widths and eviction budgets along the frontier, KIVI under eviction,
+/// then two combinations with weights.
 std::vector<CompressionArgs> defaultGrid() {
   std::vector<CompressionArgs> grid;
   for (const char *q : {"q8_0", "q6_k", "fp8_e4m3", "q4_k", "int4-g32-asym",
@@ -182,6 +183,8 @@ std::vector<CompressionArgs> defaultGrid() {
                          "window-b256", "window-b128", "window-b64",
                          "window-b32", "h2o-b256", "h2o-b128", "h2o-b64",
                          "h2o-b32"})
+    grid.push_back({"", false, kv, ""});
+  for (const char *kv : {"kivi4,window-b128", "kivi4-g8-r8,window-b128"})
     grid.push_back({"", false, kv, ""});
   grid.push_back({"q8_0", false, "kivi4", ""});
   grid.push_back({"q4_0,output.weight=q8_0", true, "h2o-b128", ""});
