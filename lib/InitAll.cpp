@@ -13,6 +13,7 @@
 #include "llmc/Pipelines/Pipelines.h"
 #include "llmc/Target/CPU/Passes.h"
 #include "llmc/Transforms/Compression/Passes.h"
+#include "llmc/Transforms/Speculative/Passes.h"
 #include "llmc/Transforms/Passes.h"
 
 #include "mlir/Dialect/AMX/AMXDialect.h"
@@ -76,6 +77,7 @@ void llmc::registerAllDialects(mlir::DialectRegistry &registry) {
 void llmc::registerAllPasses() {
   registerLLMCTransformsPasses();
   registerLLMCCompressionPasses();
+  registerLLMCSpeculativePasses();
   registerLLMCConversionPasses();
   registerLLMCTargetCPUPasses();
   registerPipelines();

@@ -387,3 +387,37 @@ LogicalResult SampleOp::verify() {
 SmallVector<Type> SampleOp::inferRefinedResultTypes() {
   return {refine(getResult().getType(), {getLogits().getType().getDimSize(0)})};
 }
+
+//===----------------------------------------------------------------------===//
+// Speculative decoding
+//===----------------------------------------------------------------------===//
+
+LogicalResult NgramDraftOp::verify() {
+  if (getHistory().getType().getRank() != 1 ||
+      getDraft().getType().getRank() != 1)
+    return emitOpError("history and draft must be 1-D token tensors");
+  if (getNgram() < 1)
+    return emitOpError("ngram must be >= 1, got ") << getNgram();
+  if (getMax() < 1)
+    return emitOpError("max must be >= 1, got ") << getMax();
+  if (getDraft().getType().getDimSize(0) != getMax())
+    return emitOpError("draft must hold max = ")
+           << getMax() << " tokens, got " << getDraft().getType();
+  return success();
+}
+
+LogicalResult SpecAcceptOp::verify() {
+  auto draft = getDraft().getType(), target = getTarget().getType(),
+       tokens = getTokens().getType();
+  if (draft.getRank() != 1 || target.getRank() != 1 || tokens.getRank() != 1)
+    return emitOpError("draft, target and tokens must be 1-D token tensors");
+  if (draft.isDynamicDim(0))
+    return emitOpError("draft must have a static size, got ") << draft;
+  if (tokens.getDimSize(0) != draft.getDimSize(0) + 1)
+    return emitOpError("tokens must hold one more than the draft (")
+           << draft.getDimSize(0) + 1 << "), got " << tokens;
+  if (!target.isDynamicDim(0) && target.getDimSize(0) > draft.getDimSize(0) + 1)
+    return emitOpError("target has more rows (")
+           << target.getDimSize(0) << ") than draft + 1";
+  return success();
+}

@@ -22,4 +22,11 @@
 #define GET_OP_CLASSES
 #include "dialects/llm/LLMOps.h.inc"
 
+namespace llmc::llm {
+/// Marks a step function that runs several forward passes over one cache
+/// (a speculative step: drafts, then the verification), which
+/// llmc-verify-model then checks pass by pass.
+constexpr llvm::StringLiteral kSpeculativeStepAttr = "llm.speculative";
+} // namespace llmc::llm
+
 #endif // LLMC_DIALECTS_LLM_LLMOPS_H

@@ -272,4 +272,56 @@ def LLM_SampleOp : LLM_ComputeOp<"sample"> {
   let hasCanonicalizer = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Speculative decoding
+//===----------------------------------------------------------------------===//
+
+def LLM_NgramDraftOp : LLM_Op<"ngram_draft", [Pure]> {
+  let summary = "Draft tokens by prompt lookup: continue an earlier n-gram";
+  let description = [{
+    Model-free drafting (prompt lookup decoding): finds the latest earlier
+    occurrence of the last `ngram` tokens of `history[0, length)` and
+    proposes the (up to `max`) tokens that followed it; when there is none
+    it retries with shorter n-grams down to one token. `count` is the number
+    of proposed tokens (0 when nothing matched); entries past it are 0.
+
+    ```mlir
+    %draft, %n = llm.ngram_draft %history, %len {ngram = 3 : i64, max = 4 : i64} : tensor<?xi32> -> tensor<4xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32]>:$history, Index:$length,
+                       I64Attr:$ngram, I64Attr:$max);
+  let results = (outs RankedTensorOf<[I32]>:$draft, Index:$count);
+  let assemblyFormat = [{
+    $history `,` $length attr-dict `:` type($history) `->` type($draft)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_SpecAcceptOp : LLM_Op<"spec_accept", [Pure]> {
+  let summary = "Greedy acceptance of draft tokens against the target's choices";
+  let description = [{
+    `draft[0, count)` were proposed after the last token; `target[i]` is the
+    target model's greedy choice after the last token and the first i draft
+    tokens (count + 1 entries, from one batched verification). Accepts the
+    longest prefix of the draft that agrees with the target plus the
+    target's own next token: `tokens[0, accepted)` are target[0, accepted),
+    with accepted - 1 the number of draft tokens that matched (so 1 <=
+    accepted <= count + 1). The output is therefore exactly what greedy
+    decoding of the target alone would produce. Entries past `accepted` are 0.
+
+    ```mlir
+    %tokens, %accepted = llm.spec_accept %draft, %n, %target : tensor<4xi32>, tensor<?xi32> -> tensor<5xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32]>:$draft, Index:$count,
+                       RankedTensorOf<[I32]>:$target);
+  let results = (outs RankedTensorOf<[I32]>:$tokens, Index:$accepted);
+  let assemblyFormat = [{
+    $draft `,` $count `,` $target attr-dict `:` type($draft) `,` type($target)
+    `->` type($tokens)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // LLMC_LLM_OPS_TD

@@ -14,6 +14,7 @@
 #include "llmc/Runtime/CompiledModel.h"
 #include "llmc/Target/CPU/Codegen.h"
 #include "llmc/Transforms/Compression/Passes.h"
+#include "llmc/Transforms/Speculative/Passes.h"
 #include "dialects/qmm/QMMFormat.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Diagnostics.h"
@@ -135,6 +136,58 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
                "window|h2o|snapkv-bBUDGET[-sSINKS][-rRECENT][-oOBSERVE]"
                "[-pPOOL][-pyramid], e.g. kivi4, h2o-b128");
   }
+  return "";
+}
+
+std::string llmc::api::parseSpecSpec(llvm::StringRef spec, SpecSpec &out) {
+  auto bad = [&](const llvm::Twine &why) {
+    return ("'" + spec + "': " + why).str();
+  };
+  llvm::SmallVector<llvm::StringRef> parts;
+  spec.split(parts, '-');
+  out.drafter = parts.front().str();
+  auto options = llvm::ArrayRef(parts).drop_front();
+  auto number = [](llvm::StringRef text, int64_t &value) {
+    return !text.getAsInteger(10, value) && value >= 0;
+  };
+  if (out.drafter == "skip" || out.drafter == "exit") {
+    if (options.empty())
+      return bad(out.drafter == "skip"
+                     ? "give the layers to skip, e.g. skip-1:3"
+                     : "give the first layer to drop, e.g. exit-3");
+    llvm::SmallVector<llvm::StringRef> layers;
+    options.front().split(layers, ':');
+    for (llvm::StringRef layer : layers) {
+      int64_t value = 0;
+      if (!number(layer, value))
+        return bad("'" + options.front() + "' is not a layer list like 1:3");
+      out.skipLayers.push_back(value);
+    }
+    if (out.drafter == "exit") {
+      if (out.skipLayers.size() != 1)
+        return bad("exit takes one layer, e.g. exit-3");
+      out.exitLayer = out.skipLayers.front();
+      out.skipLayers.clear();
+    }
+    options = options.drop_front();
+  } else if (out.drafter != "ngram") {
+    return bad("expected ngram[-kK][-nN], skip-L1:L2...[-kK] or exit-E[-kK], "
+               "e.g. ngram-k4");
+  }
+  for (llvm::StringRef part : options) {
+    char key = part.empty() ? 0 : part.front();
+    int64_t value = 0;
+    bool known = key == 'k' || (key == 'n' && out.drafter == "ngram");
+    if (!known || !number(part.drop_front(), value))
+      return bad("'" + part + "' is not " +
+                 (out.drafter == "ngram" ? "kK or nN" : "kK"));
+    (key == 'k' ? out.k : out.ngram) = value;
+  }
+  if (out.k < 1 || out.k > 15)
+    return bad("k (draft tokens per step) must be in [1, 15], got " +
+               llvm::Twine(out.k));
+  if (out.ngram < 1)
+    return bad("n must be >= 1");
   return "";
 }
 
@@ -315,6 +368,25 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     info.maxPositions = context;
   }
 
+  if (!options.spec.empty()) {
+    stage("speculate");
+    SpecSpec spec;
+    if (std::string error = parseSpecSpec(options.spec, spec); !error.empty())
+      return fail("--spec " + error);
+    SpeculativeDecodeOptions pass;
+    pass.drafter = spec.drafter;
+    pass.k = spec.k;
+    pass.ngram = spec.ngram;
+    pass.skipLayers.assign(spec.skipLayers.begin(), spec.skipLayers.end());
+    pass.exitLayer = spec.exitLayer;
+    PassManager spm(&context);
+    spm.addPass(createSpeculativeDecode(pass));
+    if (failed(spm.run(**module)))
+      return fail(modelPath + ": speculative decoding failed: " + diagnostics);
+    info.specTokens = spec.k + 1;
+    info.spec = options.spec;
+  }
+
   if (!options.quantize.empty() || options.reorderOutliers) {
     stage("quantize");
     QuantizeWeightsOptions quantize = quantizeOptions(
@@ -461,6 +533,7 @@ llmc::api::compileCached(llvm::StringRef modelPath,
   add(options.quantize);
   add(options.reorderOutliers ? "reorder" : "");
   add(options.kv);
+  add(options.spec);
   // The statistics by content: recalibrating changes the artifact.
   if (!options.activationStats.empty()) {
     llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> stats =

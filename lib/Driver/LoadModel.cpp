@@ -78,6 +78,91 @@ std::optional<int> llmc::driver::applyCompressionOptions(
   return std::nullopt;
 }
 
+void llmc::driver::addSpecOption(ArgParser &parser, std::string &spec) {
+  parser.option("--spec", spec, "SPEC",
+                "speculative decoding (greedy; the output is exactly plain "
+                "greedy decoding's): ngram[-kK][-nN] drafts by prompt lookup "
+                "(k draft tokens per step, default 4; n-gram up to N, default "
+                "3), skip-L1:L2...[-kK] drafts with the model minus those "
+                "layers (SWIFT-style), exit-E[-kK] with its first E layers "
+                "(early exit), e.g. ngram-k4");
+}
+
+std::optional<int> llmc::driver::applySpecOption(const std::string &spec,
+                                                 api::CompileOptions &options,
+                                                 const ArgParser &parser,
+                                                 Context &ctx) {
+  if (!spec.empty()) {
+    api::SpecSpec parsed;
+    if (std::string error = api::parseSpecSpec(spec, parsed); !error.empty())
+      return parser.usageError(ctx, "--spec " + error);
+  }
+  options.spec = spec;
+  return std::nullopt;
+}
+
+llvm::Expected<GreedyRun>
+llmc::driver::generateGreedy(runtime::CompiledModel &model,
+                             llvm::ArrayRef<int32_t> prompt, int64_t maxTokens,
+                             int32_t eos, bool speculative,
+                             llvm::function_ref<void(int32_t)> onToken) {
+  GreedyRun run;
+  model.reset();
+  llvm::Expected<llvm::ArrayRef<float>> logits = model.forward(prompt);
+  if (!logits)
+    return logits.takeError();
+  const runtime::ModelInfo &info = model.getInfo();
+  auto argmax = [&](llvm::ArrayRef<float> row) {
+    int32_t best = 0;
+    for (int32_t i = 1, e = int32_t(row.size()); i < e; ++i)
+      if (row[size_t(i)] > row[size_t(best)])
+        best = i;
+    return best;
+  };
+  std::vector<int32_t> history(prompt.begin(), prompt.end());
+  history.reserve(prompt.size() + size_t(maxTokens) + 16);
+  run.tokens.reserve(size_t(maxTokens));
+  Stopwatch watch;
+  int32_t next = argmax(logits->take_back(size_t(info.vocabSize)));
+  // Emits `token`; false when generation ends before it.
+  auto emit = [&](int32_t token) {
+    if (token == eos || int64_t(run.tokens.size()) >= maxTokens)
+      return false;
+    run.tokens.push_back(token);
+    history.push_back(token);
+    if (onToken)
+      onToken(token);
+    return true;
+  };
+  while (emit(next) && int64_t(run.tokens.size()) < maxTokens) {
+    // `next` is the last token of `history` and has not run yet.
+    if (speculative && model.canSpeculate() &&
+        model.getPosition() + info.specTokens <= info.contextLength()) {
+      llvm::Expected<runtime::CompiledModel::SpecStep> step =
+          model.speculate(history);
+      if (!step)
+        return step.takeError();
+      ++run.steps;
+      run.drafted += step->drafted;
+      run.acceptedDrafts += int64_t(step->tokens.size()) - 1;
+      bool more = true;
+      for (int32_t token : step->tokens.drop_back())
+        if (!(more = emit(token)))
+          break;
+      if (!more)
+        break;
+      next = step->tokens.back();
+      continue;
+    }
+    logits = model.forward({next});
+    if (!logits)
+      return logits.takeError();
+    next = argmax(*logits);
+  }
+  run.seconds = watch.seconds();
+  return std::move(run);
+}
+
 llvm::Expected<LoadedModel>
 llmc::driver::loadOrCompile(llvm::StringRef path,
                             const api::CompileOptions &options,

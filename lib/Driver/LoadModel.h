@@ -43,6 +43,32 @@ std::optional<int> applyCompressionOptions(const CompressionArgs &args,
                                            const ArgParser &parser,
                                            Context &ctx);
 
+/// --spec SPEC (compile, run, bench): speculative decoding; validated into
+/// `options` (an exit code on a usage error).
+void addSpecOption(ArgParser &parser, std::string &spec);
+std::optional<int> applySpecOption(const std::string &spec,
+                                   api::CompileOptions &options,
+                                   const ArgParser &parser, Context &ctx);
+
+/// A greedy continuation and how it was produced.
+struct GreedyRun {
+  std::vector<int32_t> tokens;
+  double seconds = 0;
+  /// Speculative steps, draft tokens proposed and draft tokens accepted
+  /// (all 0 for plain decoding).
+  int64_t steps = 0, drafted = 0, acceptedDrafts = 0;
+};
+/// Greedy decoding of up to `maxTokens` tokens after `prompt` (which must
+/// fit the context with them), from a reset model; stops before `eos`
+/// (-1: never). With `speculative`, runs @spec_step while a step fits the
+/// context and plain decode steps after that; the tokens are the same
+/// either way. `onToken` sees each token as it is produced. `seconds`
+/// excludes the prompt.
+llvm::Expected<GreedyRun>
+generateGreedy(runtime::CompiledModel &model, llvm::ArrayRef<int32_t> prompt,
+               int64_t maxTokens, int32_t eos, bool speculative,
+               llvm::function_ref<void(int32_t)> onToken = nullptr);
+
 /// Loads `path` when it is a compiled artifact, else compiles it into the
 /// cache first (api::compileCached, progress lines on `err`).
 llvm::Expected<LoadedModel> loadOrCompile(llvm::StringRef path,

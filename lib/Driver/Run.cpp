@@ -38,6 +38,8 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   parser.flag("--echo", echo, "print the prompt before the continuation");
   CompressionArgs compression;
   addCompressionOptions(parser, compression);
+  std::string spec;
+  addSpecOption(parser, spec);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -51,6 +53,9 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
     return parser.usageError(ctx, "--top-p must be in (0, 1]");
   if (threads < 0)
     return parser.usageError(ctx, "--threads must be >= 0");
+  if (!spec.empty() && temperature != 0)
+    return parser.usageError(ctx, "--spec decodes greedily: give "
+                                  "--temperature 0");
   if (!llvm::sys::fs::exists(model))
     return ctx.fail(model + ": no such file or directory");
   auto noTokenizer = [&](llvm::StringRef directory) {
@@ -66,6 +71,8 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   options.contextLength = context;
   if (std::optional<int> exit =
           applyCompressionOptions(compression, options, parser, ctx))
+    return *exit;
+  if (std::optional<int> exit = applySpecOption(spec, options, parser, ctx))
     return *exit;
   llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
@@ -107,38 +114,61 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
     ctx.out << printed;
     ctx.out.flush();
   }
-  Stopwatch prefillWatch;
-  llvm::Expected<llvm::ArrayRef<float>> logits = runner.forward(ids);
-  if (!logits)
-    return ctx.fail(logits.takeError());
-  double prefillSeconds = prefillWatch.seconds();
-  Stopwatch decodeWatch;
-  int64_t vocab = info.vocabSize;
-  for (int64_t i = 0; i < maxTokens; ++i) {
-    llvm::ArrayRef<float> last = logits->take_back(size_t(vocab));
-    int32_t next = sampler.sample(last);
-    if (next == tokenizer->getEos())
-      break;
+  // Prints what a new token adds to the decoded text.
+  auto show = [&](int32_t next) {
     generated.push_back(next);
     all.push_back(next);
-    if (!json) {
-      // Print what the new token adds to the decoded text.
-      std::string text = tokenizer->decode(all);
-      if (text.size() >= printed.size() &&
-          llvm::StringRef(text).starts_with(printed))
-        ctx.out << llvm::StringRef(text).drop_front(printed.size());
-      else
-        ctx.out << tokenizer->tokenToPiece(next);
-      printed = std::move(text);
-      ctx.out.flush();
-    }
-    if (i + 1 == maxTokens)
-      break;
-    logits = runner.forward({next});
+    if (json)
+      return;
+    std::string text = tokenizer->decode(all);
+    if (text.size() >= printed.size() &&
+        llvm::StringRef(text).starts_with(printed))
+      ctx.out << llvm::StringRef(text).drop_front(printed.size());
+    else
+      ctx.out << tokenizer->tokenToPiece(next);
+    printed = std::move(text);
+    ctx.out.flush();
+  };
+  double prefillSeconds = 0, decodeSeconds = 0;
+  llvm::json::Object specStats;
+  if (!spec.empty()) {
+    // Greedy speculative decoding (the prompt's time is not split out).
+    llvm::Expected<GreedyRun> run = generateGreedy(
+        runner, ids, maxTokens, tokenizer->getEos(), /*speculative=*/true,
+        show);
+    if (!run)
+      return ctx.fail(run.takeError());
+    decodeSeconds = run->seconds;
+    specStats = llvm::json::Object{
+        {"spec", info.spec},
+        {"steps", run->steps},
+        {"drafted", run->drafted},
+        {"accepted", run->acceptedDrafts},
+        {"acceptance", run->drafted > 0 ? double(run->acceptedDrafts) /
+                                              double(run->drafted)
+                                        : 0.0}};
+  } else {
+    Stopwatch prefillWatch;
+    llvm::Expected<llvm::ArrayRef<float>> logits = runner.forward(ids);
     if (!logits)
       return ctx.fail(logits.takeError());
+    prefillSeconds = prefillWatch.seconds();
+    Stopwatch decodeWatch;
+    int64_t vocab = info.vocabSize;
+    for (int64_t i = 0; i < maxTokens; ++i) {
+      llvm::ArrayRef<float> last = logits->take_back(size_t(vocab));
+      int32_t next = sampler.sample(last);
+      if (next == tokenizer->getEos())
+        break;
+      show(next);
+      if (i + 1 == maxTokens)
+        break;
+      logits = runner.forward({next});
+      if (!logits)
+        return ctx.fail(logits.takeError());
+    }
+    decodeSeconds = decodeWatch.seconds();
   }
-  double decodeSeconds = decodeWatch.seconds();
   double prefillRate = prefillSeconds > 0 ? double(ids.size()) / prefillSeconds : 0;
   double decodeRate =
       decodeSeconds > 0 && !generated.empty()
@@ -157,7 +187,8 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
                    {"text", continuation},
                    {"compile_seconds", compileSeconds},
                    {"prefill_tokens_per_second", prefillRate},
-                   {"decode_tokens_per_second", decodeRate}})
+                   {"decode_tokens_per_second", decodeRate},
+                   {"speculative", std::move(specStats)}})
             << "\n";
     return 0;
   }

@@ -70,6 +70,8 @@ std::string ModelInfo::toJSON() const {
                        {"kv_bytes_per_token", kvBytesPerToken},
                        {"cache_bytes", cacheBytes},
                        {"max_positions", maxPositions},
+                       {"spec_tokens", specTokens},
+                       {"spec", spec},
                        {"weight_files", std::move(files)}};
   llvm::json::Array tensorList;
   for (const TensorLocation &t : tensors)
@@ -106,6 +108,8 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
   info.kvBytesPerToken = o->getNumber("kv_bytes_per_token").value_or(0);
   info.cacheBytes = o->getInteger("cache_bytes").value_or(0);
   info.maxPositions = o->getInteger("max_positions").value_or(0);
+  info.specTokens = o->getInteger("spec_tokens").value_or(0);
+  info.spec = o->getString("spec").value_or("").str();
   if (const llvm::json::Array *files = o->getArray("weight_files"))
     for (const llvm::json::Value &v : *files) {
       const llvm::json::Object *f = v.getAsObject();
@@ -148,6 +152,7 @@ CompiledModel::load(llvm::StringRef libraryPath) {
       static_cast<const char *>(::dlsym(model->library, "llmc_model_info"));
   model->prefillFn = ::dlsym(model->library, "_mlir_ciface_prefill");
   model->decodeFn = ::dlsym(model->library, "_mlir_ciface_decode");
+  model->specFn = ::dlsym(model->library, "_mlir_ciface_spec_step");
   if (!infoText || !model->prefillFn || !model->decodeFn)
     return fail(libraryPath +
                 ": not an llmc compiled model (missing model info or steps)");
@@ -208,6 +213,12 @@ CompiledModel::load(llvm::StringRef libraryPath) {
                                mi.headDim),
                         0.0f);
   model->logits.resize(size_t(mi.vocabSize));
+  if (model->specFn && mi.specTokens < 1)
+    return fail(libraryPath + ": @spec_step without its token count in the "
+                              "model info (recompile the model)");
+  if (!model->specFn)
+    model->info.specTokens = 0;
+  model->specTokens.resize(size_t(model->info.specTokens));
   return std::move(model);
 }
 
@@ -244,6 +255,51 @@ CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
   fn(&ids, kvArg, position, &w, &out);
   position += steps;
   return llvm::ArrayRef<float>(logits.data(), size_t(steps * info.vocabSize));
+}
+
+llvm::Expected<CompiledModel::SpecStep>
+CompiledModel::speculate(llvm::ArrayRef<int32_t> history) {
+  if (!specFn)
+    return fail(libraryPath + ": compiled without speculative decoding "
+                              "(compile with --spec)");
+  if (int64_t(history.size()) != position + 1)
+    return fail(llvm::formatv("speculate needs the whole sequence: {0} "
+                              "tokens at position {1} (expected {2})",
+                              history.size(), position, position + 1)
+                    .str());
+  if (position + info.specTokens > info.contextLength())
+    return fail(llvm::formatv("a speculative step at position {0} may reach "
+                              "{1} positions, past the context of {2} tokens",
+                              position, position + info.specTokens,
+                              info.contextLength())
+                    .str());
+  for (int32_t t : history)
+    if (t < 0 || t >= info.vocabSize)
+      return fail(llvm::formatv("token id {0} is outside the vocabulary of {1}",
+                                t, info.vocabSize)
+                      .str());
+  int32_t counts[2] = {0, 0}; // accepted, drafted
+  auto ids = describe(const_cast<int32_t *>(history.data()),
+                      {int64_t(history.size())});
+  auto kv = describe(cache.data(), {2, info.layers, info.kvHeads,
+                                    info.capacity, info.headDim});
+  auto w = describe(weights, {weightsSize});
+  auto tokens = describe(specTokens.data(), {info.specTokens});
+  auto accepted = describe(counts, {2});
+  using SpecFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t,
+                          MemRef<uint8_t, 1> *, MemRef<int32_t, 1> *,
+                          MemRef<int32_t, 1> *);
+  reinterpret_cast<SpecFn>(specFn)(&ids, &kv, position, &w, &tokens,
+                                   &accepted);
+  int32_t count = counts[0];
+  if (count < 1 || count > info.specTokens || counts[1] < count - 1)
+    return fail(llvm::formatv("@spec_step returned {0} tokens of {1} drafted "
+                              "(expected 1 to {2})",
+                              count, counts[1], info.specTokens)
+                    .str());
+  position += count;
+  return SpecStep{llvm::ArrayRef<int32_t>(specTokens.data(), size_t(count)),
+                  counts[1]};
 }
 
 int32_t Sampler::sample(llvm::ArrayRef<float> row) {

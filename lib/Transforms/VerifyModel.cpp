@@ -90,8 +90,12 @@ LogicalResult checkCacheUses(Value cache) {
 }
 
 /// Along the chain starting at `root`, attention layers increase and, if
-/// any layer is attended, all are.
-LogicalResult checkLayerCoverage(Value root) {
+/// any layer is attended, all are. In a speculative step (the function has
+/// `llm.speculative`) the chain is several forward passes: a layer not
+/// above the previous one starts a new pass, draft passes may leave layers
+/// out (self-speculation skips them), and the last pass, the verification,
+/// must attend every layer.
+LogicalResult checkLayerCoverage(Value root, bool speculative) {
   auto cacheType = cast<kv::CacheType>(root.getType());
   SmallVector<llm::AttentionOp> attended;
   llvm::SmallPtrSet<Operation *, 16> seen;
@@ -100,6 +104,9 @@ LogicalResult checkLayerCoverage(Value root) {
     if (!op || !seen.insert(op).second)
       break;
     if (auto attention = dyn_cast<llm::AttentionOp>(op)) {
+      if (speculative && !attended.empty() &&
+          int64_t(attention.getLayer()) <= int64_t(attended.back().getLayer()))
+        attended.clear(); // a new forward pass
       if (!attended.empty() && int64_t(attention.getLayer()) <=
                                    int64_t(attended.back().getLayer())) {
         InFlightDiagnostic diag =
@@ -235,6 +242,12 @@ void refineFunctionShapes(func::FuncOp func) {
       cast->erase();
 }
 
+/// Whether `cache` lives in a step marked llm.speculative.
+bool isSpeculativeStep(Value cache) {
+  auto func = cache.getParentRegion()->getParentOfType<func::FuncOp>();
+  return func && func->hasAttr(llm::kSpeculativeStepAttr);
+}
+
 struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
   using VerifyModelBase::VerifyModelBase;
 
@@ -266,7 +279,7 @@ struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
         // Chains start where a cache enters: an argument, an alloc, a fork.
         if (isa<BlockArgument>(cache) ||
             isa<kv::AllocOp, kv::ForkOp>(cache.getDefiningOp()))
-          if (failed(checkLayerCoverage(cache)))
+          if (failed(checkLayerCoverage(cache, isSpeculativeStep(cache))))
             ok = false;
     if (!ok)
       return signalPassFailure();

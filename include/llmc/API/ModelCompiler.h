@@ -14,6 +14,7 @@
 #include "llvm/Support/Error.h"
 #include <functional>
 #include <string>
+#include <vector>
 
 namespace llmc::api {
 
@@ -41,7 +42,20 @@ struct CompileOptions {
   /// [-oOBSERVE][-pPOOL][-pyramid]` (llmc-kv-evict, e.g. "h2o-b128");
   /// empty = the f32 cache.
   std::string kv;
+  /// Speculative decoding (llmc-speculative-decode): `ngram[-kK][-nN]`,
+  /// `skip-L1:L2...[-kK]` or `exit-E[-kK]`; empty = none.
+  std::string spec;
 };
+
+/// The settings of a `--spec` specification.
+struct SpecSpec {
+  /// "ngram", "skip" or "exit".
+  std::string drafter;
+  int64_t k = 4, ngram = 3, exitLayer = 0;
+  std::vector<int64_t> skipLayers;
+};
+/// Parses a `--spec` specification; returns an error message or "".
+std::string parseSpecSpec(llvm::StringRef spec, SpecSpec &out);
 
 /// Checks a `--quantize` specification; returns an error message or "".
 std::string validateQuantizeSpec(llvm::StringRef spec);

@@ -54,6 +54,10 @@ struct ModelInfo {
   /// Positions a sequence may reach when that is more than the cache
   /// capacity (a cache under an eviction policy); 0 = the capacity.
   int64_t maxPositions = 0;
+  /// Speculative decoding: the tokens @spec_step returns at most (draft
+  /// length + 1; 0 = no @spec_step) and the `--spec` it was compiled with.
+  int64_t specTokens = 0;
+  std::string spec;
   std::vector<WeightFile> weightFiles;
   /// Every weight tensor as compiled (after any quantization), in the
   /// module's order.
@@ -96,6 +100,22 @@ public:
   /// logits of every row (tokens.size() x vocab), valid until the next call.
   llvm::Expected<llvm::ArrayRef<float>> forward(llvm::ArrayRef<int32_t> tokens);
 
+  /// Whether the model was compiled with speculative decoding.
+  bool canSpeculate() const { return specFn != nullptr; }
+  /// One speculative step (@spec_step): `history` is every token of the
+  /// sequence, getPosition() + 1 of them (the last one not run yet). Drafts,
+  /// verifies and accepts; returns the accepted tokens (1 to
+  /// ModelInfo::specTokens, exactly greedy decoding's next tokens, valid
+  /// until the next call) and advances the position by their number. The
+  /// last returned token is not run yet. Needs getPosition() +
+  /// specTokens <= the context.
+  struct SpecStep {
+    llvm::ArrayRef<int32_t> tokens;
+    /// Draft tokens the step proposed (tokens.size() - 1 of them agreed).
+    int64_t drafted = 0;
+  };
+  llvm::Expected<SpecStep> speculate(llvm::ArrayRef<int32_t> history);
+
 private:
   CompiledModel() = default;
 
@@ -104,6 +124,8 @@ private:
   void *library = nullptr;
   void *prefillFn = nullptr;
   void *decodeFn = nullptr;
+  void *specFn = nullptr;
+  std::vector<int32_t> specTokens;
   uint8_t *weights = nullptr;
   int64_t weightsSize = 0;
   std::vector<float> cache;

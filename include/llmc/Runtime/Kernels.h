@@ -245,6 +245,22 @@ void llmc_swiglu(LLMC_MEMREF2(float, g), LLMC_MEMREF2(float, u),
 void llmc_add(LLMC_MEMREF2(float, a), LLMC_MEMREF2(float, b),
               LLMC_MEMREF2(float, y));
 
+/// Speculative decoding (the lowering of llm.ngram_draft and
+/// llm.spec_accept; see those ops). llmc_ngram_draft writes up to `max`
+/// tokens that followed the latest earlier occurrence of the last `ngram`
+/// (then fewer, down to 1) tokens of history[0, length) into `draft`
+/// (zero-filled) and returns how many. llmc_spec_accept writes the
+/// target's tokens for the longest agreeing draft prefix plus the target's
+/// next token into `tokens` (zero-filled) and returns their number (1 to
+/// count + 1). Sizes are clamped to the buffers; neither reads or writes
+/// past them.
+int64_t llmc_ngram_draft(LLMC_MEMREF1(int32_t, history), int64_t length,
+                         int64_t ngram, int64_t max,
+                         LLMC_MEMREF1(int32_t, draft));
+int64_t llmc_spec_accept(LLMC_MEMREF1(int32_t, draft), int64_t count,
+                         LLMC_MEMREF1(int32_t, target),
+                         LLMC_MEMREF1(int32_t, tokens));
+
 } // extern "C"
 
 #endif // LLMC_RUNTIME_KERNELS_H

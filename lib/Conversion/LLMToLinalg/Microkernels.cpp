@@ -47,14 +47,14 @@ MemRefType matrixType(MLIRContext *ctx) {
 
 /// The private declaration of kernel `name`, created on first use.
 func::FuncOp declareKernel(OpBuilder &b, Operation *from, StringRef name,
-                           TypeRange inputs) {
+                           TypeRange inputs, TypeRange results = {}) {
   auto module = from->getParentOfType<ModuleOp>();
   if (auto existing = module.lookupSymbol<func::FuncOp>(name))
     return existing;
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(module.getBody());
   auto func = func::FuncOp::create(
-      b, module.getLoc(), name, b.getFunctionType(inputs, TypeRange{}));
+      b, module.getLoc(), name, b.getFunctionType(inputs, results));
   func.setPrivate();
   return func;
 }
@@ -563,6 +563,103 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   }
 };
 
+/// The strided 1-D i32 buffer type the token helpers take.
+MemRefType tokenBufferType(MLIRContext *ctx) {
+  int64_t dyn = ShapedType::kDynamic;
+  return MemRefType::get({dyn}, IntegerType::get(ctx, 32),
+                         StridedLayoutAttr::get(ctx, dyn, {dyn}));
+}
+
+/// A read-only buffer of a 1-D i32 tensor, as tokenBufferType.
+Value tokenBuffer(OpBuilder &b, Location loc, Operation *anchor,
+                  Value tensor) {
+  MLIRContext *ctx = b.getContext();
+  auto tensorType = cast<RankedTensorType>(tensor.getType());
+  int64_t dyn = ShapedType::kDynamic;
+  auto type = MemRefType::get(tensorType.getShape(), b.getI32Type(),
+                              StridedLayoutAttr::get(ctx, dyn, {dyn}));
+  Value buffer = readBuffer(b, loc, anchor, type, tensor);
+  return memref::CastOp::create(b, loc, tokenBufferType(ctx), buffer);
+}
+
+/// Calls the token helper `name` (scalar i64 result) on `args`, the last of
+/// which is a new buffer of `outType`'s static size; returns the buffer as
+/// a tensor and the helper's result as an index.
+std::pair<Value, Value> callTokenHelper(OpBuilder &b, Operation *op,
+                                        StringRef name,
+                                        SmallVector<Value> args,
+                                        RankedTensorType outType) {
+  Location loc = op->getLoc();
+  auto alloc = memref::AllocOp::create(
+      b, loc, MemRefType::get(outType.getShape(), b.getI32Type()),
+      ValueRange{}, b.getI64IntegerAttr(64));
+  args.push_back(
+      memref::CastOp::create(b, loc, tokenBufferType(b.getContext()), alloc));
+  SmallVector<Type> types;
+  for (Value arg : args)
+    types.push_back(arg.getType());
+  func::FuncOp helper = declareKernel(b, op, name, types, {b.getI64Type()});
+  Value result = func::CallOp::create(b, loc, helper, args).getResult(0);
+  return {resultTensor(b, loc, alloc, outType),
+          arith::IndexCastOp::create(b, loc, b.getIndexType(), result)};
+}
+
+struct NgramDraftToHelper : OpConversionPattern<llm::NgramDraftOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::NgramDraftOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    SmallVector<Value> args = {
+        tokenBuffer(b, loc, op, adaptor.getHistory()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getLength()),
+        i64Const(b, loc, op.getNgram()), i64Const(b, loc, op.getMax())};
+    auto [draft, count] = callTokenHelper(b, op, "llmc_ngram_draft", args,
+                                          op.getDraft().getType());
+    rewriter.replaceOp(op, {draft, count});
+    return success();
+  }
+};
+
+struct SpecAcceptToHelper : OpConversionPattern<llm::SpecAcceptOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::SpecAcceptOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    SmallVector<Value> args = {
+        tokenBuffer(b, loc, op, adaptor.getDraft()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount()),
+        tokenBuffer(b, loc, op, adaptor.getTarget())};
+    auto [tokens, accepted] = callTokenHelper(b, op, "llmc_spec_accept", args,
+                                              op.getTokens().getType());
+    rewriter.replaceOp(op, {tokens, accepted});
+    return success();
+  }
+};
+
+/// Rolling back a contiguous f32 cache is free: its length is the position
+/// the caller passes, so the dropped positions are simply never read again
+/// and the next step overwrites them. Caches with state beyond their
+/// positions (KIVI's flushed groups, eviction's slots and scores) have no
+/// lowering yet.
+struct RollbackToNothing : OpConversionPattern<kv::RollbackOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(kv::RollbackOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    kv::CacheType cache = op.getCache().getType();
+    if (cache.getKiviStorage() || cache.getPolicy() || cache.isPaged() ||
+        !cache.getFloatStorage())
+      return rewriter.notifyMatchFailure(
+          op, "only a contiguous float cache rolls back by its position");
+    rewriter.replaceOp(op, adaptor.getCache());
+    return success();
+  }
+};
+
 } // namespace
 
 void llmc::populateLLMToMicrokernelPatterns(LLMTypeConverter &converter,
@@ -573,6 +670,8 @@ void llmc::populateLLMToMicrokernelPatterns(LLMTypeConverter &converter,
   patterns.add<LinearToKernel, MatmulToKernel, LMHeadToKernel,
                AttentionToKernel, RMSNormToKernel, RoPEToKernel>(
       converter, ctx, /*benefit=*/2);
+  patterns.add<NgramDraftToHelper, SpecAcceptToHelper, RollbackToNothing>(
+      converter, ctx);
   patterns.add<BinaryToKernel<llm::SwiGLUOp>>(converter, ctx, "llmc_swiglu",
                                               /*benefit=*/2);
   patterns.add<BinaryToKernel<llm::AddOp>>(converter, ctx, "llmc_add",
