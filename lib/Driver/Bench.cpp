@@ -219,6 +219,11 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
               "only measure the read bandwidth");
   CompressionArgs compression;
   addCompressionOptions(parser, compression);
+  std::string spec, promptText;
+  addSpecOption(parser, spec);
+  parser.option("--prompt", promptText, "TEXT",
+                "prefill this text (the model's tokenizer) instead of "
+                "--prompt-tokens synthetic tokens");
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -271,6 +276,8 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit =
           applyCompressionOptions(compression, options, parser, ctx))
     return *exit;
+  if (std::optional<int> exit = applySpecOption(spec, options, parser, ctx))
+    return *exit;
   llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
     return ctx.fail(loaded.takeError());
@@ -280,6 +287,14 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   double compileSeconds = loaded->compileSeconds;
   const runtime::ModelInfo &info = runner.getInfo();
   runtime::CompiledModel::setThreads(threads);
+  std::vector<int32_t> textPrompt;
+  if (!promptText.empty()) {
+    llvm::Expected<runtime::Tokenizer> tokenizer = loadTokenizer(info, "");
+    if (!tokenizer)
+      return ctx.fail(tokenizer.takeError());
+    textPrompt = tokenizer->encode(promptText, /*addBos=*/true);
+    promptTokens = int64_t(textPrompt.size());
+  }
   if (promptTokens + genTokens > info.contextLength())
     return ctx.fail("--prompt-tokens + --gen-tokens = " +
                     llvm::Twine(promptTokens + genTokens) +
@@ -293,14 +308,16 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   // The synthetic prompt: BOS, then ids from a fixed LCG over the
   // vocabulary past the first three (usually <unk>, <s>, </s>).
   const int64_t vocab = info.vocabSize;
-  std::vector<int32_t> prompt;
-  prompt.reserve(size_t(promptTokens));
-  prompt.push_back(stats->bos >= 0 && stats->bos < vocab ? stats->bos : 0);
-  uint64_t lcg = 0x853c49e6748fea9bull;
-  for (int64_t i = 1; i < promptTokens; ++i) {
-    lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
-    prompt.push_back(vocab > 3 ? int32_t(3 + (lcg >> 33) % uint64_t(vocab - 3))
-                               : 0);
+  std::vector<int32_t> prompt = textPrompt;
+  if (prompt.empty()) {
+    prompt.reserve(size_t(promptTokens));
+    prompt.push_back(stats->bos >= 0 && stats->bos < vocab ? stats->bos : 0);
+    uint64_t lcg = 0x853c49e6748fea9bull;
+    for (int64_t i = 1; i < promptTokens; ++i) {
+      lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+      prompt.push_back(
+          vocab > 3 ? int32_t(3 + (lcg >> 33) % uint64_t(vocab - 3)) : 0);
+    }
   }
 
   bool finite = true;
@@ -343,6 +360,63 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (!finite)
     return ctx.fail(model + ": the model produced non-finite logits");
   Summary prefill = summarize(prefillRates), decode = summarize(decodeRates);
+
+  // Speculative decoding: greedy generation of --gen-tokens, plain and
+  // speculative, alternating, in this same run; the tokens must agree.
+  llvm::json::Object specJson;
+  std::string specLine;
+  if (runner.canSpeculate()) {
+    std::vector<double> plainRates, specRates;
+    GreedyRun plain, fast;
+    for (int64_t r = 0; r < repetitions + 1; ++r) {
+      llvm::Expected<GreedyRun> a =
+          generateGreedy(runner, prompt, genTokens, /*eos=*/-1, false);
+      if (!a)
+        return ctx.fail(a.takeError());
+      llvm::Expected<GreedyRun> b =
+          generateGreedy(runner, prompt, genTokens, /*eos=*/-1, true);
+      if (!b)
+        return ctx.fail(b.takeError());
+      if (a->tokens != b->tokens)
+        return ctx.fail("--spec " + info.spec +
+                        ": speculative decoding produced other tokens than "
+                        "greedy decoding (a bug: it must be lossless)");
+      if (r == 0)
+        continue; // warm-up
+      plainRates.push_back(double(a->tokens.size()) / a->seconds);
+      specRates.push_back(double(b->tokens.size()) / b->seconds);
+      plain = std::move(*a);
+      fast = std::move(*b);
+    }
+    Summary plainRate = summarize(plainRates), specRate = summarize(specRates);
+    double acceptance = fast.drafted > 0 ? double(fast.acceptedDrafts) /
+                                               double(fast.drafted)
+                                         : 0;
+    double perStep = fast.steps > 0 ? double(fast.acceptedDrafts + fast.steps) /
+                                          double(fast.steps)
+                                    : 0;
+    double speedup = plainRate.median > 0 ? specRate.median / plainRate.median
+                                          : 0;
+    specJson = llvm::json::Object{
+        {"spec", info.spec},
+        {"tokens", int64_t(fast.tokens.size())},
+        {"steps", fast.steps},
+        {"drafted", fast.drafted},
+        {"accepted", fast.acceptedDrafts},
+        {"acceptance", acceptance},
+        {"tokens_per_step", perStep},
+        {"plain_tokens_per_second", toJSON(plainRate)},
+        {"spec_tokens_per_second", toJSON(specRate)},
+        {"speedup", speedup},
+        {"identical", true}};
+    specLine = llvm::formatv("{0}: {1:F1} tok/s vs {2:F1} greedy ({3:F2}x); "
+                             "acceptance {4:F1}% ({5} of {6} drafted), "
+                             "{7:F2} tokens per step; same tokens",
+                             info.spec, specRate.median, plainRate.median,
+                             speedup, 100 * acceptance, fast.acceptedDrafts,
+                             fast.drafted, perStep)
+                   .str();
+  }
 
   llvm::Expected<runtime::BandwidthResult> bandwidth = measureBandwidth();
   if (!bandwidth)
@@ -388,7 +462,8 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
                    {"kv_positions", kvPositions},
                    {"bytes_per_token", bytesPerToken},
                    {"roofline_fraction", roofline},
-                   {"logits_finite", finite}})
+                   {"logits_finite", finite},
+                   {"speculative", std::move(specJson)}})
             << "\n";
     return 0;
   }
@@ -417,6 +492,8 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   row("threads", llvm::Twine(threads));
   row("prefill", rate(promptTokens, prefill));
   row("decode", rate(genTokens, decode));
+  if (!specLine.empty())
+    row("speculative", specLine);
   row("read bandwidth", bandwidthLine(*bandwidth));
   row("bytes/token", decimalBytes(bytesPerToken) + " (weights " +
                          decimalBytes(double(stats->bytesPerToken)) +

@@ -29,6 +29,8 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   parser.option("-O,--opt-level", optLevel, "N", "LLVM optimization level 0-3");
   CompressionArgs compression;
   addCompressionOptions(parser, compression);
+  std::string spec;
+  addSpecOption(parser, spec);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -48,6 +50,8 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   options.optLevel = unsigned(optLevel);
   if (std::optional<int> exit =
           applyCompressionOptions(compression, options, parser, ctx))
+    return *exit;
+  if (std::optional<int> exit = applySpecOption(spec, options, parser, ctx))
     return *exit;
   Progress progress(ctx.err, /*enabled=*/!json);
   Stopwatch watch;

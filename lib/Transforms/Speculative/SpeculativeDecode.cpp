@@ -45,24 +45,30 @@ SmallVector<Value> inlineBody(OpBuilder &b, func::FuncOp func,
   return results;
 }
 
-/// The residual stream entering each layer of a step function: the input
-/// of layer l's attention norm (`blk.l.attn_norm`), and at index `layers`
-/// the input of the final norm (`output_norm`). Null where not found.
+/// The residual stream entering each layer of a step function, found from
+/// the decoder's structure rather than weight names: layer l's input is
+/// what its attention's output projection is added to (attention -> linear
+/// -> add(x_l, .)), and at index `layers` the stream leaving the last layer
+/// is the input of the norm before the LM head. Null where not found.
 SmallVector<Value> residualStream(func::FuncOp func, int64_t layers) {
   SmallVector<Value> stream(size_t(layers + 1));
-  func.walk([&](llm::RMSNormOp norm) {
-    auto weight = norm.getWeight().getDefiningOp<llm::GetWeightOp>();
-    if (!weight)
+  func.walk([&](llm::AttentionOp attention) {
+    int64_t layer = int64_t(attention.getLayer());
+    if (layer < 0 || layer >= layers)
       return;
-    StringRef name = weight.getName();
-    if (name == "output_norm") {
-      stream[size_t(layers)] = norm.getInput();
-      return;
+    for (Operation *projection : attention.getResult().getUsers()) {
+      if (!isa<llm::LinearOp>(projection))
+        continue;
+      for (Operation *user : projection->getResult(0).getUsers())
+        if (auto add = dyn_cast<llm::AddOp>(user))
+          stream[size_t(layer)] = add.getLhs() == projection->getResult(0)
+                                      ? add.getRhs()
+                                      : add.getLhs();
     }
-    int64_t layer = 0;
-    if (name.consume_front("blk.") && name.consume_back(".attn_norm") &&
-        !name.getAsInteger(10, layer) && layer >= 0 && layer < layers)
-      stream[size_t(layer)] = norm.getInput();
+  });
+  func.walk([&](llm::LMHeadOp head) {
+    if (auto norm = head.getInput().getDefiningOp<llm::RMSNormOp>())
+      stream[size_t(layers)] = norm.getInput();
   });
   return stream;
 }
@@ -96,8 +102,9 @@ LogicalResult removeLayers(func::FuncOp func, const std::set<int64_t> &skipped,
     if (!stream[size_t(l)] || !stream[size_t(l + 1)])
       return func.emitError("llmc-speculative-decode: cannot find the "
                             "residual stream around layer ")
-             << l << " (expected blk." << l
-             << ".attn_norm and the next norm)";
+             << l
+             << " (expected attention -> linear -> add into the stream, and "
+                "a norm before the LM head)";
   func.walk([&](llm::AttentionOp attention) {
     if (skipped.count(int64_t(attention.getLayer())))
       attention.getNewCache().replaceAllUsesWith(attention.getCache());
@@ -144,8 +151,18 @@ struct SpeculativeDecodePass
     auto cacheType = prefillType.getNumInputs() == 3
                          ? dyn_cast<kv::CacheType>(prefillType.getInput(1))
                          : kv::CacheType();
-    if (!cacheType)
+    auto logitsType =
+        prefillType.getNumResults() == 2
+            ? dyn_cast<RankedTensorType>(prefillType.getResult(0))
+            : RankedTensorType();
+    if (!cacheType || !logitsType || logitsType.getRank() != 2 ||
+        !isa<FloatType>(logitsType.getElementType()))
       return fail("@prefill is not (ids, cache, pos) -> (logits, cache)");
+    bool lastOnly = false;
+    prefill.walk([&](llm::LMHeadOp head) { lastOnly |= head.getLastOnly(); });
+    if (lastOnly || !logitsType.isDynamicDim(0))
+      return fail("verification needs the logits of every row, but @prefill "
+                  "returns only the last row's (llm.lm_head last_only)");
     if (cacheType.getKiviStorage() || cacheType.getPolicy() ||
         cacheType.isPaged() || !cacheType.getFloatStorage())
       return fail("the cache " + describe(cacheType) +
@@ -230,8 +247,13 @@ struct SpeculativeDecodePass
         SmallVector<Value> results =
             inlineBody(b, draftModel, {token, cache, at});
         cache = results[1];
-        token = llm::ArgmaxOp::create(b, loc, RankedTensorType::get({1}, i32),
-                                      results[0]);
+        // @decode returns logits, or a token it chose itself (greedily).
+        token = isa<FloatType>(
+                    cast<ShapedType>(results[0].getType()).getElementType())
+                    ? llm::ArgmaxOp::create(
+                          b, loc, RankedTensorType::get({1}, i32), results[0])
+                          .getResult()
+                    : results[0];
         drafted.push_back(tensor::ExtractOp::create(b, loc, token,
                                                     ValueRange{index(0)}));
       }
