@@ -490,28 +490,14 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     if (!layout || cacheType.isPaged())
       return rewriter.notifyMatchFailure(op, "eviction needs a contiguous "
                                              "f32 cache");
-    if (op.getScores() || op.getWindow() || !op.getCausal())
-      return rewriter.notifyMatchFailure(
-          op, "eviction lowers causal attention without a window or scores");
-    if (!hasF32Operands(op, adaptor))
-      return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
-    OpBuilder &b = rewriter;
-    Location loc = op.getLoc();
-    // The kernel gets this layer's region as a one-layer cache.
     int64_t layer = op.getLayer();
-    SmallVector<Value> scalars = byteCacheScalars(
-        b, op, adaptor, layout->totalBytes(), layout->layerOffset(layer),
-        layout->layerBytesOf(layer), /*layer=*/0);
-    int64_t kind = kernelPolicy(policy);
-    bool snap = kind == 2;
-    for (int64_t v : {int64_t(1), layout->kvHeads, layout->slotsOf(layer),
-                      layout->headDim, kind, policy.getSinks(),
-                      policy.getRecent(), policy.getLayerBudget(layer),
-                      snap ? policy.getObserve() : int64_t(0),
-                      snap ? policy.getPool() : int64_t(1)})
-      scalars.push_back(i64Const(b, loc, v));
-    return emitByteCacheCall(rewriter, op, adaptor, "llmc_attention_evict",
-                             scalars);
+    auto [observe, pool] = snapParams(policy);
+    return emitEvictingCall(
+        op, adaptor, rewriter, "llmc_attention_evict", layout->totalBytes(),
+        layout->layerOffset(layer), layout->layerBytesOf(layer),
+        {int64_t(1), layout->kvHeads, layout->slotsOf(layer), layout->headDim,
+         kernelPolicy(policy), policy.getSinks(), policy.getRecent(),
+         policy.getLayerBudget(layer), observe, pool});
   }
 
   /// Attention over a KIVI cache with an eviction policy: one call stores
@@ -521,32 +507,48 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   LogicalResult rewriteKiviEvict(llm::AttentionOp op, OpAdaptor adaptor,
                                  ConversionPatternRewriter &rewriter) const {
     kv::CacheType cacheType = op.getCache().getType();
-    kv::PolicyAttr policy = cacheType.getPolicy();
     std::optional<runtime::KiviEvictLayout> layout =
         kv::kiviEvictLayout(cacheType);
     if (!layout || cacheType.isPaged())
       return rewriter.notifyMatchFailure(op, "paged KIVI cache");
+    int64_t layer = op.getLayer();
+    auto [observe, pool] = snapParams(cacheType.getPolicy());
+    return emitEvictingCall(
+        op, adaptor, rewriter, "llmc_attention_kivi_evict",
+        layout->totalBytes(), layout->layerOffset(layer),
+        layout->layerBytesOf(layer),
+        {int64_t(1), layout->kvHeads, layout->headDim, layout->bits,
+         layout->group, layout->residual, layout->sinks,
+         layout->groupsOf(layer), kernelPolicy(cacheType.getPolicy()),
+         observe, pool});
+  }
+
+  /// The call of an eviction kernel on one layer's region of the cache
+  /// (`layerBytes` at `layerOffset` of `totalBytes`, told it is layer 0 of
+  /// `params`' layer count) with `params` after the common scalars.
+  static LogicalResult
+  emitEvictingCall(llm::AttentionOp op, OpAdaptor adaptor,
+                   ConversionPatternRewriter &rewriter, StringRef name,
+                   int64_t totalBytes, int64_t layerOffset, int64_t layerBytes,
+                   ArrayRef<int64_t> params) {
     if (op.getScores() || op.getWindow() || !op.getCausal())
       return rewriter.notifyMatchFailure(
           op, "eviction lowers causal attention without a window or scores");
     if (!hasF32Operands(op, adaptor))
       return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
     OpBuilder &b = rewriter;
-    Location loc = op.getLoc();
-    int64_t layer = op.getLayer();
     SmallVector<Value> scalars = byteCacheScalars(
-        b, op, adaptor, layout->totalBytes(), layout->layerOffset(layer),
-        layout->layerBytesOf(layer), /*layer=*/0);
-    bool snap = policy.getKind() == kv::PolicyKind::SnapKV;
-    for (int64_t v :
-         {int64_t(1), layout->kvHeads, layout->headDim, layout->bits,
-          layout->group, layout->residual, layout->sinks,
-          layout->groupsOf(layer), kernelPolicy(policy),
-          snap ? policy.getObserve() : int64_t(0),
-          snap ? policy.getPool() : int64_t(1)})
-      scalars.push_back(i64Const(b, loc, v));
-    return emitByteCacheCall(rewriter, op, adaptor,
-                             "llmc_attention_kivi_evict", scalars);
+        b, op, adaptor, totalBytes, layerOffset, layerBytes, /*layer=*/0);
+    for (int64_t v : params)
+      scalars.push_back(i64Const(b, op.getLoc(), v));
+    return emitByteCacheCall(rewriter, op, adaptor, name, scalars);
+  }
+
+  /// SnapKV's observation window and pooling width (0 and 1 otherwise).
+  static std::pair<int64_t, int64_t> snapParams(kv::PolicyAttr policy) {
+    if (policy.getKind() != kv::PolicyKind::SnapKV)
+      return {0, 1};
+    return {policy.getObserve(), policy.getPool()};
   }
 
   /// The eviction kernels' policy numbers: 0 window, 1 h2o, 2 snapkv.
