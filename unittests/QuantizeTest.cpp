@@ -379,14 +379,15 @@ std::vector<float> randomActivations(int64_t t, int64_t k, uint32_t seed) {
 }
 
 TEST(QuantizeTest, GGMLQuantizedWeightsThroughExistingKernels) {
-  // T > 1: a one-row Q4_0/Q8_0 call may quantize the activations too.
+  // T > 16: calls of up to 16 rows of Q4_0/Q8_0 quantize the activations
+  // too (exactly as one-row decode does, for batch invariance).
   using MatmulFn = void (*)(LLMC_MEMREF2(float, x), LLMC_MEMREF1(uint8_t, w),
                             int64_t, LLMC_MEMREF2(float, y));
   const MatmulFn kernels[] = {llmc_matmul_q8_0, llmc_matmul_q4_0,
                               llmc_matmul_q4_k, llmc_matmul_q6_k};
   for (int i = 0; i < 4; ++i)
     for (int64_t k : kColumns)
-      for (int64_t t : {int64_t(3), int64_t(5)}) {
+      for (int64_t t : {int64_t(17), int64_t(19)}) {
         Fmt f = ggmlFormats()[size_t(i)];
         int64_t n = 24;
         std::vector<float> w = testMatrix(n, k, 5);

@@ -10,6 +10,16 @@
 // at a time (the pool and the decode scratch are per process), which is how
 // the runtime drives a model.
 //
+// Batch invariance: a matmul (llmc_matmul_<fmt>, llmc_matmul_packed) or
+// causal llmc_attention_f32 call of T <= 16 rows gives every row bitwise
+// the result a call of that row alone (T = 1, attention at the row's
+// position) gives, with every implementation LLMC_KERNELS selects and any
+// thread count; so does every row-wise op (llmc_rmsnorm, llmc_rope,
+// llmc_swiglu, llmc_add) at any T. Speculative decoding verifies k draft
+// tokens in one call of k + 1 <= 16 rows and stays token-for-token equal to
+// greedy decoding because of it. Larger calls (prefill) may sum in another
+// order (kBatchInvariantRows in lib/Runtime/Kernels/KernelsImpl.h).
+//
 // Calling convention: the compiled code passes memrefs as MLIR's expanded
 // descriptors (allocated pointer, aligned pointer, offset, sizes...,
 // strides...), so each memref argument below is a run of scalars. The names

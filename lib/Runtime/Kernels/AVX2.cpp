@@ -5,7 +5,8 @@
 // scheme as AVX512.cpp with 8-lane vectors: a tile of NR weight rows x TT
 // activation rows of accumulators; each weight block is decoded once into
 // scaled f32 vectors and used for all TT activation rows; a ragged last
-// block is decoded to memory and finished in scalar code.
+// block is decoded to memory and finished in scalar code. Calls of more
+// than kBatchInvariantRows rows (prefill) run a packed GEMM instead.
 //
 //===----------------------------------------------------------------------===//
 
@@ -30,6 +31,16 @@ inline float half(const uint8_t *p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
+}
+
+/// An f16 block scale in every lane. Not _mm256_set1_ps(half(p)): that
+/// compiles to a vpinsrw merging into a register that still holds the
+/// previous block's result, a false dependency chaining every block's
+/// decode to the one before.
+inline __m256 halfVector(const uint8_t *p) {
+  int16_t h;
+  std::memcpy(&h, p, 2);
+  return _mm256_cvtph_ps(_mm_set1_epi16(h));
 }
 
 inline __m128i load128(const uint8_t *p) {
@@ -82,7 +93,7 @@ struct Q8_0Block {
   static constexpr bool kPacked = true;
   static constexpr int kElements = 32, kBytes = 34, kVectors = 4;
   static void decode(const uint8_t *b, __m256 *v) {
-    __m256 d = _mm256_set1_ps(half(b));
+    __m256 d = halfVector(b);
     for (int i = 0; i < 4; ++i)
       v[i] = _mm256_mul_ps(
           _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(load64(b + 2 + 8 * i))), d);
@@ -93,7 +104,7 @@ struct Q4_0Block {
   static constexpr bool kPacked = true;
   static constexpr int kElements = 32, kBytes = 18, kVectors = 4;
   static void decode(const uint8_t *b, __m256 *v) {
-    __m256 d = _mm256_set1_ps(half(b));
+    __m256 d = halfVector(b);
     const __m256i mask = _mm256_set1_epi32(15), eight = _mm256_set1_epi32(8);
     for (int i = 0; i < 2; ++i) {
       __m256i bytes = _mm256_cvtepu8_epi32(load64(b + 2 + 8 * i));
@@ -160,11 +171,13 @@ struct Q6_KBlock {
 // Matrix product tiles
 //===----------------------------------------------------------------------===//
 
-constexpr int64_t kRowChunk = 64;
-
+/// NR weight rows x TT activation rows. Every output has two accumulators
+/// (vector i of a block goes to i % 2) whatever NR and TT are, so each
+/// output is summed in the same order by every tile shape: a row's result
+/// does not depend on the call's row count (batch invariance).
 template <class B, int NR, int TT>
 void tile(const Matmul &p, int64_t n0, int64_t t0) {
-  constexpr int V = B::kVectors, A = TT == 1 ? 2 : 1;
+  constexpr int V = B::kVectors, A = 2;
   __m256 acc[NR][TT][A];
   for (int r = 0; r < NR; ++r)
     for (int t = 0; t < TT; ++t)
@@ -182,10 +195,14 @@ void tile(const Matmul &p, int64_t n0, int64_t t0) {
     for (int r = 0; r < NR; ++r) {
       __m256 w[V];
       B::decode(rows[r] + blk * B::kBytes, w);
-      for (int i = 0; i < V; ++i)
-        for (int t = 0; t < TT; ++t)
-          acc[r][t][i % A] = _mm256_fmadd_ps(
-              w[i], _mm256_loadu_ps(xs[t] + k0 + 8 * i), acc[r][t][i % A]);
+      // Constant accumulator indices (i steps by A), so the accumulators
+      // stay in registers when the compiler keeps the loop.
+      for (int i = 0; i < V; i += A)
+        for (int a = 0; a < A; ++a)
+          for (int t = 0; t < TT; ++t)
+            acc[r][t][a] = _mm256_fmadd_ps(
+                w[i + a], _mm256_loadu_ps(xs[t] + k0 + 8 * (i + a)),
+                acc[r][t][a]);
     }
   }
   float tail[NR][TT] = {};
@@ -204,50 +221,35 @@ void tile(const Matmul &p, int64_t n0, int64_t t0) {
     }
   }
   for (int r = 0; r < NR; ++r)
-    for (int t = 0; t < TT; ++t) {
-      __m256 s = acc[r][t][0];
-      if (A == 2)
-        s = _mm256_add_ps(s, acc[r][t][A - 1]);
-      p.y[(t0 + t) * p.yStride + n0 + r] = hsum(s) + tail[r][t];
-    }
+    for (int t = 0; t < TT; ++t)
+      p.y[(t0 + t) * p.yStride + n0 + r] =
+          hsum(_mm256_add_ps(acc[r][t][0], acc[r][t][1])) + tail[r][t];
 }
 
-/// One row group over activation rows [tBegin, tEnd): 4 rows at a time.
-template <class B, int NR>
+/// Weight rows n0.. (NR of them) over activation rows [tBegin, tEnd): TT
+/// rows at a time, then one tile of the rest.
+template <class B, int NR, int TT>
 void tileRows(const Matmul &p, int64_t n0, int64_t tBegin, int64_t tEnd) {
   int64_t t = tBegin;
-  for (; t + 4 <= tEnd; t += 4)
-    tile<B, NR, 4>(p, n0, t);
-  switch (tEnd - t) {
-  case 3:
-    tile<B, NR, 3>(p, n0, t);
-    break;
-  case 2:
-    tile<B, NR, 2>(p, n0, t);
-    break;
-  case 1:
-    tile<B, NR, 1>(p, n0, t);
-    break;
-  default:
-    break;
-  }
+  for (; t + TT <= tEnd; t += TT)
+    tile<B, NR, TT>(p, n0, t);
+  if constexpr (TT > 1)
+    if (t < tEnd)
+      tileRows<B, NR, TT - 1>(p, n0, t, tEnd);
 }
-
 
 //===----------------------------------------------------------------------===//
 // Prefill: packed GEMM
 //===----------------------------------------------------------------------===//
 
-/// Several activation rows (prefill): weights are decoded once into a
-/// packed panel of kPanelColumns output columns x kPanelDepth K elements
-/// (k-major, f32, per thread, L1-sized), and a 6 x 16 register-blocked
-/// micro-kernel (12 accumulators: 6 activation rows x 2 vectors of 8
-/// columns) runs every activation row over it: per k, 2 panel loads, 6
-/// broadcasts and 12 FMAs, the classic SGEMM shape.
+/// More than kBatchInvariantRows activation rows (prefill; its sums run in
+/// another order than the direct tiles', which smaller calls keep): weights
+/// are decoded once into a packed panel of kPanelColumns output columns x
+/// kPanelDepth K elements (k-major, f32, per thread, L1-sized), and a 6 x
+/// 16 register-blocked micro-kernel (12 accumulators: 6 activation rows x 2
+/// vectors of 8 columns) runs every activation row over it: per k, 2 panel
+/// loads, 6 broadcasts and 12 FMAs, the classic SGEMM shape.
 constexpr int64_t kPanelColumns = 16, kPanelDepth = 256, kMicroRows = 6;
-/// Fewer activation rows than this use the direct tiles (packing costs
-/// about as much as a few rows of products).
-constexpr int64_t kMinPackedRows = 4;
 
 /// Decodes K elements [k0, k0 + len) of one weight row into `out`; k0 is a
 /// multiple of the block. Float formats read no element past K.
@@ -350,27 +352,29 @@ void gemmPacked(const Matmul &p, int64_t nBegin, int64_t nEnd) {
 
 template <class B>
 void matmulBlocks(const Matmul &p, int64_t nBegin, int64_t nEnd) {
-  // Decode (one activation row): 4 weight rows, 8 accumulators; prefill: 2
-  // weight rows x 4 activation rows, 8 accumulators. Both fit the 16 ymm
-  // registers with the decoded block.
+  if (p.rows > kBatchInvariantRows)
+    return gemmPacked<B>(p, nBegin, nEnd);
+  // Direct tiles: 4 weight rows for one activation row (decode, 8
+  // accumulators); else whole groups of 4 activation rows with 2 weight
+  // rows (16 accumulators, each decoded block used 4 times) and the 1..3
+  // rows left with 1 weight row (measured ahead of either shape alone).
+  int64_t n = nBegin;
   if (p.rows == 1) {
-    int64_t n = nBegin;
     for (; n + 4 <= nEnd; n += 4)
       tile<B, 4, 1>(p, n, 0);
     for (; n < nEnd; ++n)
       tile<B, 1, 1>(p, n, 0);
     return;
   }
-  if (p.rows >= kMinPackedRows)
-    return gemmPacked<B>(p, nBegin, nEnd);
-  for (int64_t tc = 0; tc < p.rows; tc += kRowChunk) {
-    int64_t tEnd = std::min(p.rows, tc + kRowChunk);
-    int64_t n = nBegin;
-    for (; n + 2 <= nEnd; n += 2)
-      tileRows<B, 2>(p, n, tc, tEnd);
-    for (; n < nEnd; ++n)
-      tileRows<B, 1>(p, n, tc, tEnd);
-  }
+  int64_t whole = p.rows / 4 * 4;
+  for (; n + 2 <= nEnd; n += 2)
+    for (int64_t t = 0; t < whole; t += 4)
+      tile<B, 2, 4>(p, n, t);
+  for (; n < nEnd; ++n)
+    tileRows<B, 1, 4>(p, n, 0, whole);
+  if (whole < p.rows)
+    for (n = nBegin; n < nEnd; ++n)
+      tileRows<B, 1, 3>(p, n, whole, p.rows);
 }
 
 //===----------------------------------------------------------------------===//

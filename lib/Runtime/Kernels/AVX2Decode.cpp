@@ -1,15 +1,19 @@
-//===- AVX2Decode.cpp - AVX2 matrix-vector kernels for decode steps -------===//
+//===- AVX2Decode.cpp - AVX2 kernels for decode-sized calls ---------------===//
 //
-// Part of llmc. One activation row (a decode step) is bound by the weight
-// bytes streamed, so these kernels spend as few instructions per weight as
-// possible:
-//   - Q4_0 / Q8_0 use integer dot products against the activation row
+// Part of llmc. Calls of up to kBatchInvariantRows activation rows (decode
+// steps, speculative decoding's verification of a few draft tokens) are
+// bound by the weight bytes streamed, so these kernels spend as few
+// instructions per weight as possible:
+//   - Q4_0 / Q8_0 use integer dot products against the activation rows
 //     quantized to 8 bits per 32-element block (as ggml's Q8_0: d = max|x| /
 //     127, q = round-to-nearest-even(x / d)): vpmaddubsw + vpmaddwd per 32
 //     weights, then one FMA by d_w * d_x. Q4_0's nibbles are unsigned, so
 //     the block's sum of q_x times 8 is subtracted once per block.
-//   - F32 / F16 / BF16 stream 32 weights per iteration into 4 accumulators.
-// Four weight rows share every activation load.
+//   - F32 / F16 / BF16 stream 32 weights per iteration into 4 accumulators
+//     per activation row.
+// Each weight row is streamed once and used for a few activation rows at a
+// time, each summed by the operations it would get alone, so a row's
+// result does not depend on the call's row count (batch invariance).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +22,7 @@
 #include <cmath>
 #include <cstring>
 #include <immintrin.h>
+#include <type_traits>
 
 using namespace llmc::kernels;
 
@@ -78,78 +83,95 @@ inline __m256 eightScales(const uint8_t *first, int64_t stride) {
   return _mm256_cvtph_ps(h);
 }
 
-/// Q4_0 or Q8_0 rows n0 .. n0+NR-1 against the quantized row. Blocks go in
-/// groups of eight: the eight d_w * d_x products (and Q4_0's correction
-/// -8 * d_w * d_x * sum q_x) are computed as one vector, then each block
-/// costs a nibble split (Q4_0) or sign fix-up (Q8_0), vpmaddubsw, vpmaddwd,
-/// a conversion and an FMA by its broadcast scale.
-template <bool IsQ4, int NR>
-void quantRows(const Matmul &p, const QuantizedRow &x, int64_t n0) {
+/// Q4_0 or Q8_0 weight row n against the TT quantized activation rows
+/// x[0, TT) (output rows t0..). Blocks go in groups of eight: the eight
+/// d_w * d_x products (and Q4_0's correction -8 * d_w * d_x * sum q_x) are
+/// computed as one vector, then each block costs a nibble split (Q4_0) or
+/// sign fix-up (Q8_0), and per activation row vpmaddubsw, vpmaddwd, a
+/// conversion and an FMA by its broadcast scale. Each activation row is
+/// summed by the same operations whatever TT is (batch invariance).
+template <bool IsQ4, int TT>
+void quantRow(const Matmul &p, const QuantizedRow *x, int64_t n, int64_t t0) {
   constexpr int64_t bytes = IsQ4 ? 18 : 34;
-  __m256 acc[NR], corr[NR];
-  for (int r = 0; r < NR; ++r)
-    acc[r] = corr[r] = _mm256_setzero_ps();
-  const uint8_t *row = p.w + n0 * p.rowBytes;
-  auto blockDot = [&](const uint8_t *block, __m256i xq) {
+  __m256 acc[TT], corr[TT];
+  for (int t = 0; t < TT; ++t)
+    acc[t] = corr[t] = _mm256_setzero_ps();
+  const uint8_t *row = p.w + n * p.rowBytes;
+  // The block's weights in the form vpmaddubsw takes them, and its dot
+  // product with the activation block xq.
+  auto weights = [](const uint8_t *block) {
+    if constexpr (IsQ4)
+      return q4Nibbles(block);
+    else
+      return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(block + 2));
+  };
+  auto blockDot = [](__m256i wq, __m256i xq) {
     __m256i products;
-    if constexpr (IsQ4) {
-      products = _mm256_maddubs_epi16(q4Nibbles(block), xq);
-    } else {
-      __m256i wq =
-          _mm256_loadu_si256(reinterpret_cast<const __m256i *>(block + 2));
-      // |w| (u8) times x with w's sign (s8): exact w * x.
+    if constexpr (IsQ4)
+      products = _mm256_maddubs_epi16(wq, xq);
+    else // |w| (u8) times x with w's sign (s8): exact w * x.
       products =
           _mm256_maddubs_epi16(_mm256_abs_epi8(wq), _mm256_sign_epi8(xq, wq));
-    }
     return pairsToFloat(products);
   };
-  int64_t b = 0;
-  for (; b + 8 <= x.blocks; b += 8) {
-    alignas(32) float scales[NR][8];
-    __m256 dx = _mm256_loadu_ps(x.d + b);
-    for (int r = 0; r < NR; ++r) {
-      const uint8_t *first = row + r * p.rowBytes + bytes * b;
-      // The hardware prefetcher ramps up too slowly for NR interleaved
-      // streams: fetch the next row group's bytes now.
-      for (int64_t line = 0; line < 8 * bytes; line += 64)
-        _mm_prefetch(reinterpret_cast<const char *>(first + kPrefetchAhead +
-                                                    NR * p.rowBytes + line),
-                     _MM_HINT_T0);
-      __m256 sc = _mm256_mul_ps(eightScales(first, bytes), dx);
+  int64_t blocks = x[0].blocks, b = 0;
+  for (; b + 8 <= blocks; b += 8) {
+    alignas(32) float scales[TT][8];
+    const uint8_t *first = row + bytes * b;
+    // The hardware prefetcher ramps up too slowly: fetch the bytes of the
+    // next weight row now.
+    for (int64_t line = 0; line < 8 * bytes; line += 64)
+      _mm_prefetch(reinterpret_cast<const char *>(first + kPrefetchAhead +
+                                                  p.rowBytes + line),
+                   _MM_HINT_T0);
+    __m256 dw = eightScales(first, bytes);
+    for (int t = 0; t < TT; ++t) {
+      __m256 sc = _mm256_mul_ps(dw, _mm256_loadu_ps(x[t].d + b));
       if constexpr (IsQ4)
-        corr[r] = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(_mm256_loadu_si256(
+        corr[t] = _mm256_fmadd_ps(sc, _mm256_cvtepi32_ps(_mm256_loadu_si256(
                                           reinterpret_cast<const __m256i *>(
-                                              x.sums + b))),
-                                  corr[r]);
-      _mm256_store_ps(scales[r], sc);
+                                              x[t].sums + b))),
+                                  corr[t]);
+      _mm256_store_ps(scales[t], sc);
     }
     for (int j = 0; j < 8; ++j) {
-      __m256i xq = loadQ(x.q + 32 * (b + j));
-      for (int r = 0; r < NR; ++r) {
-        const uint8_t *block = row + r * p.rowBytes + bytes * (b + j);
-        acc[r] = _mm256_fmadd_ps(blockDot(block, xq),
-                                 _mm256_broadcast_ss(&scales[r][j]), acc[r]);
-      }
+      __m256i wq = weights(row + bytes * (b + j));
+      for (int t = 0; t < TT; ++t)
+        acc[t] = _mm256_fmadd_ps(blockDot(wq, loadQ(x[t].q + 32 * (b + j))),
+                                 _mm256_broadcast_ss(&scales[t][j]), acc[t]);
     }
   }
-  float tail[NR] = {};
-  for (; b < x.blocks; ++b) {
-    __m256i xq = loadQ(x.q + 32 * b);
-    for (int r = 0; r < NR; ++r) {
-      const uint8_t *block = row + r * p.rowBytes + bytes * b;
-      float scale = half(block) * x.d[b];
-      acc[r] = _mm256_fmadd_ps(blockDot(block, xq), _mm256_set1_ps(scale),
-                               acc[r]);
+  float tail[TT] = {};
+  for (; b < blocks; ++b) {
+    const uint8_t *block = row + bytes * b;
+    __m256i wq = weights(block);
+    for (int t = 0; t < TT; ++t) {
+      float scale = half(block) * x[t].d[b];
+      acc[t] = _mm256_fmadd_ps(blockDot(wq, loadQ(x[t].q + 32 * b)),
+                               _mm256_set1_ps(scale), acc[t]);
       if constexpr (IsQ4)
-        tail[r] += scale * float(x.sums[b]);
+        tail[t] += scale * float(x[t].sums[b]);
     }
   }
-  for (int r = 0; r < NR; ++r) {
-    float sum = hsum(acc[r]);
+  for (int t = 0; t < TT; ++t) {
+    float sum = hsum(acc[t]);
     if constexpr (IsQ4)
-      sum -= 8.0f * (hsum(corr[r]) + tail[r]);
-    p.y[n0 + r] = sum;
+      sum -= 8.0f * (hsum(corr[t]) + tail[t]);
+    p.y[(t0 + t) * p.yStride + n] = sum;
   }
+}
+
+/// Runs kernel(std::integral_constant<int, TT>, t0) over activation rows
+/// [0, rows) in groups of MaxTT, then one group of the rest.
+template <int MaxTT, class Kernel> void rowGroups(int64_t rows, Kernel kernel) {
+  int64_t t = 0;
+  for (; t + MaxTT <= rows; t += MaxTT)
+    kernel(std::integral_constant<int, MaxTT>(), t);
+  if constexpr (MaxTT > 1)
+    if (t < rows)
+      rowGroups<MaxTT - 1>(rows - t, [&](auto tt, int64_t t1) {
+        kernel(tt, t + t1);
+      });
 }
 
 /// 8 weights of a float format as f32.
@@ -183,13 +205,20 @@ template <Format F> inline float loadOne(const uint8_t *p) {
   }
 }
 
-/// One row of a float format: 32 weights per iteration into four
-/// accumulators, prefetching kPrefetchAhead bytes ahead.
-template <Format F> void floatRow(const Matmul &p, int64_t n) {
+/// One weight row n of a float format against TT activation rows (output
+/// rows t0..): 32 weights per iteration into four accumulators per
+/// activation row, prefetching kPrefetchAhead bytes ahead. Each activation
+/// row is summed by the same operations whatever TT is (batch invariance).
+template <Format F, int TT>
+void floatRow(const Matmul &p, int64_t n, int64_t t0) {
   constexpr int64_t width = F == Format::F32 ? 4 : 2;
-  __m256 acc[4];
-  for (__m256 &a : acc)
-    a = _mm256_setzero_ps();
+  __m256 acc[TT][4];
+  for (int t = 0; t < TT; ++t)
+    for (__m256 &a : acc[t])
+      a = _mm256_setzero_ps();
+  const float *xs[TT];
+  for (int t = 0; t < TT; ++t)
+    xs[t] = p.x + (t0 + t) * p.xStride;
   const uint8_t *row = p.w + n * p.rowBytes;
   int64_t k = 0;
   for (; k + 32 <= p.k; k += 32) {
@@ -197,23 +226,55 @@ template <Format F> void floatRow(const Matmul &p, int64_t n) {
     for (int64_t line = 0; line < 32 * width; line += 64)
       _mm_prefetch(reinterpret_cast<const char *>(w + kPrefetchAhead + line),
                    _MM_HINT_T0);
-    for (int i = 0; i < 4; ++i)
-      acc[i] = _mm256_fmadd_ps(load8<F>(w + 8 * i * width),
-                               _mm256_loadu_ps(p.x + k + 8 * i), acc[i]);
+    for (int i = 0; i < 4; ++i) {
+      __m256 wv = load8<F>(w + 8 * i * width);
+      for (int t = 0; t < TT; ++t)
+        acc[t][i] =
+            _mm256_fmadd_ps(wv, _mm256_loadu_ps(xs[t] + k + 8 * i), acc[t][i]);
+    }
   }
-  float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
-                                 _mm256_add_ps(acc[2], acc[3])));
-  // Ragged K: the last elements one at a time (never reading past the row,
-  // which may end the mapping).
-  for (; k < p.k; ++k)
-    sum += loadOne<F>(row + k * width) * p.x[k];
-  p.y[n] = sum;
+  for (int t = 0; t < TT; ++t) {
+    float sum = hsum(_mm256_add_ps(_mm256_add_ps(acc[t][0], acc[t][1]),
+                                   _mm256_add_ps(acc[t][2], acc[t][3])));
+    // Ragged K: the last elements one at a time (never reading past the
+    // row, which may end the mapping).
+    for (int64_t j = k; j < p.k; ++j)
+      sum += loadOne<F>(row + j * width) * xs[t][j];
+    p.y[(t0 + t) * p.yStride + n] = sum;
+  }
 }
 
+/// Weight rows [nBegin, nEnd) of a float format: up to three activation
+/// rows share each weight load (12 accumulators).
 template <Format F>
 void floatRange(const Matmul &p, int64_t nBegin, int64_t nEnd) {
+  if (p.rows == 1) { // decode: no row-group dispatch per weight row
+    for (int64_t n = nBegin; n < nEnd; ++n)
+      floatRow<F, 1>(p, n, 0);
+    return;
+  }
   for (int64_t n = nBegin; n < nEnd; ++n)
-    floatRow<F>(p, n);
+    rowGroups<3>(p.rows, [&](auto tt, int64_t t0) {
+      floatRow<F, decltype(tt)::value>(p, n, t0);
+    });
+}
+
+/// Weight rows [nBegin, nEnd) of Q4_0/Q8_0 against the quantized rows,
+/// one weight row at a time: a single stream prefetches best (measured
+/// against four interleaved rows, which share activation loads but run
+/// ~40% slower from memory); up to four activation rows share it.
+template <bool IsQ4>
+void quantRange(const Matmul &p, const QuantizedRow *x, int64_t nBegin,
+                int64_t nEnd) {
+  if (p.rows == 1) { // decode: no row-group dispatch per weight row
+    for (int64_t n = nBegin; n < nEnd; ++n)
+      quantRow<IsQ4, 1>(p, x, n, 0);
+    return;
+  }
+  for (int64_t n = nBegin; n < nEnd; ++n)
+    rowGroups<4>(p.rows, [&](auto tt, int64_t t0) {
+      quantRow<IsQ4, decltype(tt)::value>(p, x + t0, n, t0);
+    });
 }
 
 } // namespace
@@ -259,19 +320,13 @@ void llmc::kernels::quantizeRowAVX2(const float *x, int64_t k,
 
 void llmc::kernels::matvecAVX2(const Matmul &p, const QuantizedRow *x,
                                int64_t nBegin, int64_t nEnd) {
-  int64_t n = nBegin;
+  if (!x && (p.format == Format::Q4_0 || p.format == Format::Q8_0))
+    return matmulAVX2(p, nBegin, nEnd);
   switch (p.format) {
   case Format::Q4_0:
-    // One row at a time: a single stream prefetches best (measured against
-    // four interleaved rows, which share activation loads but run ~40%
-    // slower from memory).
-    for (; n < nEnd; ++n)
-      quantRows<true, 1>(p, *x, n);
-    return;
+    return quantRange<true>(p, x, nBegin, nEnd);
   case Format::Q8_0:
-    for (; n < nEnd; ++n)
-      quantRows<false, 1>(p, *x, n);
-    return;
+    return quantRange<false>(p, x, nBegin, nEnd);
   case Format::F32:
     return floatRange<Format::F32>(p, nBegin, nEnd);
   case Format::F16:

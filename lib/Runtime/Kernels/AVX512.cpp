@@ -3,13 +3,15 @@
 // Part of llmc. Compiled with AVX-512 (F, BW, VL, DQ), F16C and FMA enabled
 // for this file only; the entry points call it only on CPUs that have them.
 //
-// Matrix products: a tile of NR weight rows x TT activation rows keeps
-// NR*TT accumulators in registers; each weight block is decoded once into
-// 16-lane f32 vectors (scaled) and used for all TT activation rows, so a
-// decode step (TT = 1) streams every packed byte once and prefill reuses
-// each decoded block TT times. K is walked in blocks; a ragged last block
-// (K not a multiple of the block) is decoded to memory and finished in
-// scalar code, so no activation is read past K.
+// Matrix products: a tile of NR weight rows x TT activation rows keeps one
+// or two accumulators per output in registers; each weight block is
+// decoded once into 16-lane f32 vectors (scaled) and used for all TT
+// activation rows, so a decode step (TT = 1) streams every packed byte once
+// and prefill reuses each decoded block TT times. Every tile shape sums an
+// output in the same order, so a row's result does not depend on the
+// call's row count (batch invariance, at any T). K is walked in blocks; a
+// ragged last block (K not a multiple of the block) is decoded to memory
+// and finished in scalar code, so no activation is read past K.
 //
 //===----------------------------------------------------------------------===//
 
@@ -37,6 +39,16 @@ inline float half(const uint8_t *p) {
   uint16_t h;
   std::memcpy(&h, p, 2);
   return _cvtsh_ss(h);
+}
+
+/// An f16 block scale in every lane. Not _mm512_set1_ps(half(p)): that
+/// compiles to a vpinsrw merging into a register that still holds the
+/// previous block's result, a false dependency chaining every block's
+/// decode to the one before.
+inline __m512 halfVector(const uint8_t *p) {
+  int16_t h;
+  std::memcpy(&h, p, 2);
+  return _mm512_cvtph_ps(_mm256_set1_epi16(h));
 }
 
 inline __m128i load128(const uint8_t *p) {
@@ -80,7 +92,7 @@ struct BF16Block {
 struct Q8_0Block {
   static constexpr int kElements = 32, kBytes = 34, kVectors = 2;
   static void decode(const uint8_t *b, __m512 *v) {
-    __m512 d = _mm512_set1_ps(half(b));
+    __m512 d = halfVector(b);
     v[0] = _mm512_mul_ps(
         _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load128(b + 2))), d);
     v[1] = _mm512_mul_ps(
@@ -94,7 +106,7 @@ struct Q4_0Block {
     // q - 8 for every nibble value, looked up by vpermps.
     const __m512 table =
         _mm512_setr_ps(-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7);
-    __m512 d = _mm512_set1_ps(half(b));
+    __m512 d = halfVector(b);
     __m512i bytes = _mm512_cvtepu8_epi32(load128(b + 2));
     __m512i lo = _mm512_and_si512(bytes, _mm512_set1_epi32(15));
     __m512i hi = _mm512_srli_epi32(bytes, 4);
@@ -163,9 +175,20 @@ struct Q6_KBlock {
 /// while every weight row of the thread's range passes over them.
 constexpr int64_t kRowChunk = 64;
 
+/// Accumulators per output: two for the 16-vector K-quant blocks (vector
+/// i of a block goes to i % 2), so a block's FMAs form short chains; one
+/// for the 2-vector blocks, whose tiles then hold twice the outputs.
+template <class B> constexpr int accumulators() {
+  return B::kVectors > 2 ? 2 : 1;
+}
+
+/// NR weight rows x TT activation rows. Every output gets the same
+/// accumulators<B>() accumulators whatever NR and TT are, so each output
+/// is summed in the same order by every tile shape: a row's result does
+/// not depend on the call's row count (batch invariance).
 template <class B, int NR, int TT>
 void tile(const Matmul &p, int64_t n0, int64_t t0) {
-  constexpr int V = B::kVectors, A = TT == 1 ? 2 : 1;
+  constexpr int V = B::kVectors, A = accumulators<B>();
   __m512 acc[NR][TT][A];
   for (int r = 0; r < NR; ++r)
     for (int t = 0; t < TT; ++t)
@@ -183,10 +206,14 @@ void tile(const Matmul &p, int64_t n0, int64_t t0) {
     for (int r = 0; r < NR; ++r) {
       __m512 w[V];
       B::decode(rows[r] + blk * B::kBytes, w);
-      for (int i = 0; i < V; ++i)
-        for (int t = 0; t < TT; ++t)
-          acc[r][t][i % A] = _mm512_fmadd_ps(
-              w[i], _mm512_loadu_ps(xs[t] + k0 + 16 * i), acc[r][t][i % A]);
+      // Constant accumulator indices (i steps by A), so the accumulators
+      // stay in registers when the compiler keeps the loop.
+      for (int i = 0; i < V; i += A)
+        for (int a = 0; a < A; ++a)
+          for (int t = 0; t < TT; ++t)
+            acc[r][t][a] = _mm512_fmadd_ps(
+                w[i + a], _mm512_loadu_ps(xs[t] + k0 + 16 * (i + a)),
+                acc[r][t][a]);
     }
   }
   float tail[NR][TT] = {};
@@ -205,43 +232,48 @@ void tile(const Matmul &p, int64_t n0, int64_t t0) {
     }
   }
   for (int r = 0; r < NR; ++r)
-    for (int t = 0; t < TT; ++t) {
-      __m512 s = acc[r][t][0];
-      if (A == 2)
-        s = _mm512_add_ps(s, acc[r][t][A - 1]);
-      p.y[(t0 + t) * p.yStride + n0 + r] = _mm512_reduce_add_ps(s) + tail[r][t];
-    }
+    for (int t = 0; t < TT; ++t)
+      p.y[(t0 + t) * p.yStride + n0 + r] =
+          _mm512_reduce_add_ps(A == 2 ? _mm512_add_ps(acc[r][t][0],
+                                                       acc[r][t][A - 1])
+                                      : acc[r][t][0]) +
+          tail[r][t];
 }
 
-template <class B, int NR>
+/// Weight rows n0.. (NR of them) over activation rows [tBegin, tEnd): TT
+/// rows at a time, then one tile of the rest.
+template <class B, int NR, int TT>
 void tileRows(const Matmul &p, int64_t n0, int64_t tBegin, int64_t tEnd) {
   int64_t t = tBegin;
-  for (; t + 4 <= tEnd; t += 4)
-    tile<B, NR, 4>(p, n0, t);
-  switch (tEnd - t) {
-  case 3:
-    tile<B, NR, 3>(p, n0, t);
-    break;
-  case 2:
-    tile<B, NR, 2>(p, n0, t);
-    break;
-  case 1:
-    tile<B, NR, 1>(p, n0, t);
-    break;
-  default:
-    break;
-  }
+  for (; t + TT <= tEnd; t += TT)
+    tile<B, NR, TT>(p, n0, t);
+  if constexpr (TT > 1)
+    if (t < tEnd)
+      tileRows<B, NR, TT - 1>(p, n0, t, tEnd);
 }
 
+/// One activation row (decode): 8 / A weight rows, 8 accumulators. More:
+/// NR weight rows x 4 activation rows (4 x 4 with one accumulator, 3 x 4
+/// with two: 16 or 24 of the 32 zmm registers, each decoded block used 4
+/// times; measured ahead of 4 x 2 and 2 x 4).
 template <class B>
 void matmulBlocks(const Matmul &p, int64_t nBegin, int64_t nEnd) {
+  constexpr int A = accumulators<B>(), Decode = 8 / A, NR = A == 1 ? 4 : 3;
+  if (p.rows == 1) {
+    int64_t n = nBegin;
+    for (; n + Decode <= nEnd; n += Decode)
+      tile<B, Decode, 1>(p, n, 0);
+    for (; n < nEnd; ++n)
+      tile<B, 1, 1>(p, n, 0);
+    return;
+  }
   for (int64_t tc = 0; tc < p.rows; tc += kRowChunk) {
     int64_t tEnd = std::min(p.rows, tc + kRowChunk);
     int64_t n = nBegin;
-    for (; n + 4 <= nEnd; n += 4)
-      tileRows<B, 4>(p, n, tc, tEnd);
+    for (; n + NR <= nEnd; n += NR)
+      tileRows<B, NR, 4>(p, n, tc, tEnd);
     for (; n < nEnd; ++n)
-      tileRows<B, 1>(p, n, tc, tEnd);
+      tileRows<B, 1, 4>(p, n, tc, tEnd);
   }
 }
 

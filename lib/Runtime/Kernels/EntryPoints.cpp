@@ -2,7 +2,7 @@
 //
 // Part of llmc. Unpacks the expanded memref descriptors, splits the output
 // rows (matmul) or heads (attention) over the thread pool, and runs the
-// AVX-512 or the portable implementation.
+// implementation of the active ISA.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,21 +16,10 @@ using namespace llmc::kernels;
 
 namespace {
 
-void matmulRange(const void *context, int64_t begin, int64_t end) {
-  const auto &p = *static_cast<const Matmul *>(context);
-  switch (activeISA()) {
-  case ISA::AVX512:
-    return matmulAVX512(p, begin, end);
-  case ISA::AVX2:
-    return matmulAVX2(p, begin, end);
-  case ISA::Scalar:
-    return matmulScalar(p, begin, end);
-  }
-}
-
-/// Whether decode steps on Q4_0/Q8_0 weights quantize the activation row
-/// to 8 bits (the integer dot-product kernels; LLMC_Q8_ACTIVATIONS=0 keeps
-/// f32 activations, as prefill always does).
+/// Whether AVX2 calls of up to kBatchInvariantRows rows on Q4_0/Q8_0
+/// weights quantize the activation rows to 8 bits (the integer
+/// dot-product kernels; LLMC_Q8_ACTIVATIONS=0 keeps f32 activations, as
+/// larger calls, prefill, always do).
 bool q8Activations() {
   static const bool enabled = [] {
     const char *v = std::getenv("LLMC_Q8_ACTIVATIONS");
@@ -39,32 +28,47 @@ bool q8Activations() {
   return enabled;
 }
 
-/// The quantized activation row of the current decode step: grown to the
+/// The quantized activation rows of the current call: grown to the
 /// largest K seen, then reused (kernel calls come from one thread).
 struct Scratch {
   std::vector<int8_t> q;
   std::vector<float> d;
   std::vector<int32_t> sums;
-  QuantizedRow row(int64_t k) {
+  QuantizedRow rows[kBatchInvariantRows];
+  /// `count` (<= kBatchInvariantRows) rows of K elements.
+  QuantizedRow *get(int64_t k, int64_t count) {
     int64_t blocks = (k + 31) / 32;
-    if (int64_t(d.size()) < blocks) {
-      q.resize(size_t(blocks * 32));
-      d.resize(size_t(blocks));
-      sums.resize(size_t(blocks));
+    if (int64_t(d.size()) < blocks * kBatchInvariantRows) {
+      q.resize(size_t(blocks * 32 * kBatchInvariantRows));
+      d.resize(size_t(blocks * kBatchInvariantRows));
+      sums.resize(size_t(blocks * kBatchInvariantRows));
     }
-    return {q.data(), d.data(), sums.data(), blocks};
+    for (int64_t t = 0; t < count; ++t)
+      rows[t] = {q.data() + t * blocks * 32, d.data() + t * blocks,
+                 sums.data() + t * blocks, blocks};
+    return rows;
   }
 };
 Scratch scratch;
 
-struct Matvec {
+struct MatmulCall {
   const Matmul *p;
-  const QuantizedRow *x;
+  ISA isa;
+  const QuantizedRow *quantized; // AVX2 Q4_0/Q8_0 rows, or null
 };
 
-void matvecRange(const void *context, int64_t begin, int64_t end) {
-  const auto &m = *static_cast<const Matvec *>(context);
-  matvecAVX2(*m.p, m.x, begin, end);
+void matmulRange(const void *context, int64_t begin, int64_t end) {
+  const auto &c = *static_cast<const MatmulCall *>(context);
+  switch (c.isa) {
+  case ISA::AVX512:
+    return matmulAVX512(*c.p, begin, end);
+  case ISA::AVX2:
+    if (c.p->rows <= kBatchInvariantRows)
+      return matvecAVX2(*c.p, c.quantized, begin, end);
+    return matmulAVX2(*c.p, begin, end);
+  case ISA::Scalar:
+    return matmulScalar(*c.p, begin, end);
+  }
 }
 
 void matmul(Format format, const float *x, int64_t xOffset, int64_t rows,
@@ -85,36 +89,48 @@ void matmul(Format format, const float *x, int64_t xOffset, int64_t rows,
     p.rowBytes = k * 4;
   else if (format == Format::F16 || format == Format::BF16)
     p.rowBytes = k * 2;
-  double work = double(n) * double(k) * double(rows);
-  if (rows == 1 && activeISA() == ISA::AVX2 && format != Format::Q4_K &&
-      format != Format::Q6_K) {
-    QuantizedRow x;
-    Matvec m{&p, nullptr};
-    if (format == Format::Q4_0 || format == Format::Q8_0) {
-      if (!q8Activations())
-        return parallelFor(n, 4, work, matmulRange, &p);
-      x = scratch.row(k);
-      quantizeRowAVX2(p.x, k, x);
-      m.x = &x;
-    }
-    return parallelFor(n, /*grain=*/4, work, matvecRange, &m);
-  }
-  parallelFor(n, /*grain=*/4, work, matmulRange, &p);
+  runMatmul(activeISA(), p, n);
 }
 
+struct AttentionCall {
+  const Attention *p;
+  ISA isa;
+};
+
 void attentionRange(const void *context, int64_t begin, int64_t end) {
-  const auto &p = *static_cast<const Attention *>(context);
-  switch (activeISA()) {
+  const auto &c = *static_cast<const AttentionCall *>(context);
+  switch (c.isa) {
   case ISA::AVX512:
-    return attentionAVX512(p, begin, end);
+    return attentionAVX512(*c.p, begin, end);
   case ISA::AVX2:
-    return attentionAVX2(p, begin, end);
+    return attentionAVX2(*c.p, begin, end);
   case ISA::Scalar:
-    return attentionScalar(p, begin, end);
+    return attentionScalar(*c.p, begin, end);
   }
 }
 
 } // namespace
+
+void llmc::kernels::runMatmul(ISA isa, const Matmul &p, int64_t n) {
+  MatmulCall call{&p, isa, nullptr};
+  if (isa == ISA::AVX2 && p.rows <= kBatchInvariantRows &&
+      (p.format == Format::Q4_0 || p.format == Format::Q8_0) &&
+      q8Activations()) {
+    QuantizedRow *rows = scratch.get(p.k, p.rows);
+    for (int64_t t = 0; t < p.rows; ++t)
+      quantizeRowAVX2(p.x + t * p.xStride, p.k, rows[t]);
+    call.quantized = rows;
+  }
+  double work = double(n) * double(p.k) * double(p.rows);
+  parallelFor(n, /*grain=*/4, work, matmulRange, &call);
+}
+
+void llmc::kernels::runAttention(ISA isa, const Attention &p) {
+  AttentionCall call{&p, isa};
+  double work = double(p.heads) * double(p.rows) * double(p.pos + p.rows) *
+                double(p.headDim) * 2;
+  parallelFor(p.heads, /*grain=*/1, work, attentionRange, &call);
+}
 
 #define LLMC_DEFINE_MATMUL(fmt, format)                                        \
   LLMC_DECLARE_MATMUL(fmt) {                                                   \
@@ -159,8 +175,6 @@ void llmc_attention_f32(LLMC_MEMREF2(float, q), LLMC_MEMREF5(float, cache),
               scale,
               out + outOffset,
               outRowStride};
-  double work = double(heads) * double(qRows) * double(pos + qRows) *
-                double(cacheSize4) * 2;
-  parallelFor(heads, /*grain=*/1, work, attentionRange, &p);
+  runAttention(activeISA(), p);
 }
 } // extern "C"

@@ -24,6 +24,17 @@ struct BlockShape {
 };
 BlockShape blockShape(Format format);
 
+/// Batch invariance: a matmul (every format, llmc_matmul_packed included)
+/// or causal attention call of T <= kBatchInvariantRows rows computes each
+/// row's outputs with the same operations in the same order as a call of
+/// that row alone (T = 1, attention at the row's position), so they are
+/// bitwise equal, on every ISA and thread count. Speculative decoding
+/// verifies k draft tokens in one call of k + 1 rows and stays
+/// token-for-token equal to greedy decoding because of it. Kernels may sum
+/// in another order only above this many rows (AVX2's packed GEMM); every
+/// other kernel's rows are independent of T at any size.
+constexpr int64_t kBatchInvariantRows = 16;
+
 /// y[t, n] = sum_k x[t, k] * W[n, k] for rows n in [nBegin, nEnd).
 struct Matmul {
   Format format;
@@ -137,8 +148,11 @@ void matvecQ8Scalar(const Matmul &p, const QuantizedRow &x, int64_t nBegin,
 
 // AVX2 + FMA + F16C implementations; call only when avx2Supported().
 bool avx2Supported();
-/// One activation row: Q4_0/Q8_0 on the quantized row `x`, float formats
-/// on p.x directly (x may be null), other formats via matmulAVX2.
+/// Up to kBatchInvariantRows activation rows (decode steps, speculative
+/// verification), each row summed exactly as alone: Q4_0/Q8_0 on the
+/// p.rows quantized rows at `x` (null: f32 activations, via matmulAVX2),
+/// float formats on p.x by 32-element row kernels, other formats via
+/// matmulAVX2.
 void quantizeRowAVX2(const float *x, int64_t k, QuantizedRow &out);
 void matvecAVX2(const Matmul &p, const QuantizedRow *x, int64_t nBegin,
                 int64_t nEnd);
@@ -155,6 +169,14 @@ void attentionAVX2(const Attention &p, int64_t hBegin, int64_t hEnd);
 /// docs/performance.md). An unsupported choice falls back to scalar.
 enum class ISA { Scalar, AVX2, AVX512 };
 ISA activeISA();
+
+/// y = x @ W^T over output columns [0, n) (p.y) as the llmc_matmul_<fmt>
+/// entry points compute it with `isa`, split over the pool; AVX2 quantizes
+/// the activation rows of Q4_0/Q8_0 calls of up to kBatchInvariantRows
+/// rows (LLMC_Q8_ACTIVATIONS=0 keeps f32). `isa` must be supported.
+void runMatmul(ISA isa, const Matmul &p, int64_t n);
+/// Attention over all heads as llmc_attention_f32 computes it with `isa`.
+void runAttention(ISA isa, const Attention &p);
 
 /// The qmm formats of the quantizers and the packed matmul, numbered as
 /// qmm::FormatKind (this library does not depend on the dialect).

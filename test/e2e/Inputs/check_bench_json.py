@@ -51,7 +51,7 @@ def main():
         "prefill_tokens_per_second", "decode_tokens_per_second", "bandwidth",
         "bandwidth_bytes_per_second", "weight_bytes_per_token",
         "kv_bytes_per_token", "kv_positions", "bytes_per_token",
-        "roofline_fraction", "logits_finite"}
+        "roofline_fraction", "logits_finite", "speculative"}
     assert set(doc) == expected, sorted(set(doc) ^ expected)
     reps = doc["repetitions"]
     check_rates(doc["prefill_tokens_per_second"], reps)
