@@ -174,10 +174,6 @@ bool allFinite(llvm::ArrayRef<float> values) {
   return llvm::all_of(values, [](float v) { return std::isfinite(v); });
 }
 
-int32_t argmax(llvm::ArrayRef<float> row) {
-  return int32_t(std::max_element(row.begin(), row.end()) - row.begin());
-}
-
 } // namespace
 
 int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {

@@ -41,14 +41,6 @@ void logSoftmax(llvm::ArrayRef<float> logits, std::vector<double> &out) {
     out[i] = double(logits[i]) - lse;
 }
 
-int64_t argmax(llvm::ArrayRef<float> logits) {
-  int64_t best = 0;
-  for (size_t i = 1; i < logits.size(); ++i)
-    if (logits[i] > logits[best])
-      best = int64_t(i);
-  return best;
-}
-
 /// Per-model totals over all evaluated positions.
 struct ModelStats {
   double nll = 0; // summed negative log-likelihood of the next tokens

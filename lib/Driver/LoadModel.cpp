@@ -8,6 +8,7 @@
 #include "Progress.h"
 #include "llmc/Import/GGUF.h"
 #include "llvm/Support/FileSystem.h"
+#include <algorithm>
 
 using namespace llmc;
 using namespace llmc::driver;
@@ -101,6 +102,10 @@ std::optional<int> llmc::driver::applySpecOption(const std::string &spec,
   return std::nullopt;
 }
 
+int32_t llmc::driver::argmax(llvm::ArrayRef<float> row) {
+  return int32_t(std::max_element(row.begin(), row.end()) - row.begin());
+}
+
 llvm::Expected<GreedyRun>
 llmc::driver::generateGreedy(runtime::CompiledModel &model,
                              llvm::ArrayRef<int32_t> prompt, int64_t maxTokens,
@@ -112,13 +117,6 @@ llmc::driver::generateGreedy(runtime::CompiledModel &model,
   if (!logits)
     return logits.takeError();
   const runtime::ModelInfo &info = model.getInfo();
-  auto argmax = [&](llvm::ArrayRef<float> row) {
-    int32_t best = 0;
-    for (int32_t i = 1, e = int32_t(row.size()); i < e; ++i)
-      if (row[size_t(i)] > row[size_t(best)])
-        best = i;
-    return best;
-  };
   std::vector<int32_t> history(prompt.begin(), prompt.end());
   history.reserve(prompt.size() + size_t(maxTokens) + 16);
   run.tokens.reserve(size_t(maxTokens));

@@ -50,6 +50,9 @@ std::optional<int> applySpecOption(const std::string &spec,
                                    api::CompileOptions &options,
                                    const ArgParser &parser, Context &ctx);
 
+/// The greedy choice from one row of logits: the first maximum.
+int32_t argmax(llvm::ArrayRef<float> row);
+
 /// A greedy continuation and how it was produced.
 struct GreedyRun {
   std::vector<int32_t> tokens;
