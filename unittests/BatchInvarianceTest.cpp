@@ -6,8 +6,8 @@
 // the result of a call of that row alone (lib/Runtime/Kernels/
 // KernelsImpl.h). Checked for every ISA the CPU has, every weight format
 // (llmc_matmul_packed's too), ragged K, N not a multiple of any tile width,
-// several thread counts, causal attention at consecutive positions and the
-// row-wise ops.
+// several thread counts, causal attention at consecutive positions (small
+// heads too) and the row-wise ops.
 //
 //===----------------------------------------------------------------------===//
 
@@ -140,9 +140,11 @@ void expectMatmulInvariant(ISA isa, int64_t threads) {
   llmc_kernels_set_threads(threads);
   std::mt19937 rng(5);
   for (Format format : kFormats)
-    // Ragged K (172, 300: 256 + 44) and whole blocks; N = 19 leaves a
-    // remainder after every tile width; N = 203 is split over the pool.
-    for (int64_t k : {int64_t(172), int64_t(300), int64_t(768)})
+    // Ragged K (44, 172, 300: 256 + 44) and whole blocks; K < 96 takes
+    // AVX2's short-row paths; N = 19 leaves a remainder after every tile
+    // width; N = 203 is split over the pool.
+    for (int64_t k :
+         {int64_t(44), int64_t(64), int64_t(172), int64_t(300), int64_t(768)})
       for (int64_t n : {int64_t(19), int64_t(203)}) {
         int64_t rowBytes = 0;
         std::vector<uint8_t> w = randomWeights(format, n, k, rng, rowBytes);
@@ -255,6 +257,17 @@ constexpr AttentionCase kAttentionCases[] = {
     {8, 4, 32, 120, 0}, // rows cross the 128-position score chunks
     {4, 2, 16, 50, 6},  // sliding window
     {2, 1, 48, 300, 0},
+    // Small heads (8, 16: keys transposed per chunk, shared by the KV
+    // head's queries, kQueryBatch of them at a time).
+    {8, 4, 8, 100, 0},   // stories260K's shape
+    {8, 4, 8, 120, 0},   // rows cross a chunk
+    {16, 2, 8, 5, 0},    // 8 heads x 16 rows of one KV head: several batches
+    {4, 4, 8, 40, 5},    // sliding window, MHA
+    {6, 3, 16, 130, 0},  // 16 dims
+    {4, 1, 16, 250, 20}, // window across a chunk boundary
+    {4, 2, 8, 300, 150}, // windows of several chunks, each row's own
+    {2, 1, 16, 400, 200},
+    {2, 2, 8, 496, 0}, // rows up to the last cache position
 };
 
 void expectAttentionInvariant(ISA isa) {
@@ -314,6 +327,77 @@ TEST(BatchInvarianceTest, AVX512Attention) {
   if (!supported(ISA::AVX512))
     GTEST_SKIP() << "CPU without AVX-512";
   expectAttentionInvariant(ISA::AVX512);
+}
+
+/// The small-head attention kernels (AVX2: head_dim 8 and 16) against the
+/// portable one, causal or not: the batched path is checked above, this
+/// checks it computes attention.
+TEST(BatchInvarianceTest, SmallHeadAttentionMatchesPortable) {
+  if (!supported(ISA::AVX2))
+    GTEST_SKIP() << "CPU without AVX2/FMA/F16C";
+  std::mt19937 rng(29);
+  struct Case {
+    int64_t heads, kvHeads, headDim, pos, rows, window;
+    bool causal;
+  };
+  for (Case c :
+       {Case{8, 4, 8, 300, 1, 0, true}, Case{8, 4, 8, 100, 16, 0, true},
+        Case{16, 2, 8, 3, 9, 0, true}, Case{4, 4, 8, 60, 5, 7, true},
+        Case{2, 1, 16, 3, 4, 0, false}, Case{6, 3, 16, 200, 3, 0, true},
+        Case{4, 2, 8, 120, 12, 0, false}}) {
+    int64_t capacity = 512, d = c.headDim, width = c.heads * d;
+    std::vector<float> cache =
+        randomFloats(size_t(2 * c.kvHeads * capacity * d), rng, 2.0f);
+    std::vector<float> q = randomFloats(size_t(c.rows * width), rng, 2.0f);
+    std::vector<float> want(q.size()), got(q.size());
+    Attention p{q.data(),
+                width,
+                c.rows,
+                cache.data(),
+                cache.data() + c.kvHeads * capacity * d,
+                capacity * d,
+                d,
+                c.heads,
+                c.kvHeads,
+                d,
+                c.pos,
+                c.window,
+                c.causal,
+                1.0f / std::sqrt(float(d)),
+                want.data(),
+                width};
+    runAttention(ISA::Scalar, p);
+    p.out = got.data();
+    runAttention(ISA::AVX2, p);
+    int64_t wrong = 0;
+    for (size_t i = 0; i < want.size(); ++i)
+      wrong +=
+          !(std::fabs(got[i] - want[i]) <= 1e-5f * (1.0f + std::fabs(want[i])));
+    EXPECT_EQ(wrong, 0) << "heads " << c.heads << " d " << d << " pos " << c.pos
+                        << " rows " << c.rows << " window " << c.window
+                        << " causal " << c.causal;
+  }
+}
+
+/// Float weights above 1 MiB, which AVX2 streams one weight row at a time
+/// for calls of several rows (smaller ones go accumulator by accumulator):
+/// the same sums as a lone row.
+TEST(BatchInvarianceTest, AVX2LargeFloatMatmul) {
+  if (!supported(ISA::AVX2))
+    GTEST_SKIP() << "CPU without AVX2/FMA/F16C";
+  std::mt19937 rng(31);
+  int64_t n = 700, k = 768, xStride = k + 5;
+  for (Format format : {Format::F32, Format::F16, Format::BF16}) {
+    int64_t rowBytes = 0;
+    std::vector<uint8_t> w = randomWeights(format, n, k, rng, rowBytes);
+    expectRowsInvariant(
+        n, k, xStride, rng,
+        [&](const float *x, int64_t rows, float *y) {
+          Matmul p{format, x, xStride, rows, k, w.data(), rowBytes, y, n + 1};
+          runMatmul(ISA::AVX2, p, n);
+        },
+        "avx2 large format " + std::to_string(int(format)));
+  }
 }
 
 /// llmc_attention_f32 itself, with the active ISA, on a two-layer cache.

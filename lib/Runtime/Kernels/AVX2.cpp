@@ -7,6 +7,8 @@
 // scaled f32 vectors and used for all TT activation rows; a ragged last
 // block is decoded to memory and finished in scalar code. Calls of more
 // than kBatchInvariantRows rows (prefill) run a packed GEMM instead.
+// Attention over heads of 8 or 16 dims transposes each chunk of keys once
+// for all queries of a KV head (attentionSmallHeads).
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,6 +18,7 @@
 #include <cstring>
 #include <immintrin.h>
 #include <limits>
+#include <type_traits>
 
 using namespace llmc::kernels;
 
@@ -414,6 +417,243 @@ inline __m256 expAny(__m256 x) {
   return expNonPositiveUnclamped(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)));
 }
 
+//===----------------------------------------------------------------------===//
+// Attention over small heads
+//===----------------------------------------------------------------------===//
+
+// Heads of 8 or 16 dims (one or two vectors) run attentionSmallHeads: a
+// score per position as a horizontal sum would cost more than the dot
+// product itself, and every query of a KV head reads the same keys.
+
+/// Queries (head, row) of one KV head that share each transposition of a
+/// chunk's keys.
+constexpr int64_t kQueryBatch = 32;
+
+/// f(std::integral_constant<int, i>()) for i in [0, N).
+template <int N, int I = 0, class F> inline void unroll(F f) {
+  if constexpr (I < N) {
+    f(std::integral_constant<int, I>());
+    unroll<N, I + 1>(f);
+  }
+}
+
+/// The 8 x 8 transpose: out[i] holds element i of rows[0..7] (lane r from
+/// rows[r]).
+inline void transpose8(const __m256 rows[8], __m256 out[8]) {
+  __m256 t0 = _mm256_unpacklo_ps(rows[0], rows[1]);
+  __m256 t1 = _mm256_unpackhi_ps(rows[0], rows[1]);
+  __m256 t2 = _mm256_unpacklo_ps(rows[2], rows[3]);
+  __m256 t3 = _mm256_unpackhi_ps(rows[2], rows[3]);
+  __m256 t4 = _mm256_unpacklo_ps(rows[4], rows[5]);
+  __m256 t5 = _mm256_unpackhi_ps(rows[4], rows[5]);
+  __m256 t6 = _mm256_unpacklo_ps(rows[6], rows[7]);
+  __m256 t7 = _mm256_unpackhi_ps(rows[6], rows[7]);
+  __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+  __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+  __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  out[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  out[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  out[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  out[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  out[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  out[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  out[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+inline float hmax(__m256 v) {
+  __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+  m = _mm_max_ss(m, _mm_movehdup_ps(m));
+  return _mm_cvtss_f32(m);
+}
+
+/// Lanes of the 8 positions from `start` that lie in [begin, end).
+inline __m256 positionMask(int64_t start, int64_t begin, int64_t end) {
+  __m256i index = _mm256_add_epi32(_mm256_set1_epi32(int32_t(start)),
+                                   _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256i atLeast =
+      _mm256_cmpgt_epi32(index, _mm256_set1_epi32(int32_t(begin - 1)));
+  __m256i below = _mm256_cmpgt_epi32(_mm256_set1_epi32(int32_t(end)), index);
+  return _mm256_castsi256_ps(_mm256_and_si256(atLeast, below));
+}
+
+/// One query (a head of one row) of attentionSmallHeads: its positions
+/// [first, last] and its online-softmax state.
+template <int V> struct SmallHeadQuery {
+  static constexpr int A = 4 / V; // value accumulators, position s to s % A
+  __m256 acc[A][V];
+  const float *q;
+  float *out;
+  int64_t first, last;
+  float m, l;
+};
+
+/// Attention of `count` queries of one KV head (V vectors of 8 per head).
+/// Positions go in chunks of kPositionChunk aligned to multiples of it;
+/// each chunk's keys are transposed once (8 positions x 8 dims at a time)
+/// into keysT[dim][position], so a query scores 8 positions per vector
+/// with one FMA per dim. Everything a query computes (its chunks, its
+/// 8-position blocks, its accumulator per position) depends on its own
+/// positions only, never on the other queries of the batch or on the
+/// call's row count: a row's result is the same in any call (batch
+/// invariance).
+template <int V>
+void smallHeadQueries(const Attention &p, const float *keys,
+                      const float *values, SmallHeadQuery<V> *queries,
+                      int64_t count) {
+  constexpr int D = 8 * V, A = SmallHeadQuery<V>::A;
+  alignas(32) float keysT[D][kPositionChunk];
+  alignas(32) float weights[kPositionChunk];
+  int64_t lo = queries[0].first, hi = queries[0].last;
+  for (int64_t i = 1; i < count; ++i) {
+    lo = std::min(lo, queries[i].first);
+    hi = std::max(hi, queries[i].last);
+  }
+  const __m256 minusInf =
+      _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (int64_t c0 = lo / kPositionChunk * kPositionChunk; c0 <= hi;
+       c0 += kPositionChunk) {
+    int64_t begin = std::max(c0, lo) - c0,
+            end = std::min(c0 + kPositionChunk, hi + 1) - c0;
+    // Keys of positions [begin rounded down to 8, end): never past `end`
+    // (the cache may end there), the missing rows of a block zero.
+    for (int64_t b = begin & ~int64_t(7); b < end; b += 8) {
+      int64_t rows = std::min<int64_t>(8, end - b);
+      const float *k = keys + (c0 + b) * p.posStride;
+      for (int v = 0; v < V; ++v) {
+        __m256 in[8], cols[8];
+        for (int r = 0; r < 8; ++r)
+          in[r] = r < rows ? _mm256_loadu_ps(k + r * p.posStride + 8 * v)
+                           : _mm256_setzero_ps();
+        transpose8(in, cols);
+        for (int i = 0; i < 8; ++i)
+          _mm256_store_ps(&keysT[8 * v + i][b], cols[i]);
+      }
+    }
+    for (int64_t qi = 0; qi < count; ++qi) {
+      SmallHeadQuery<V> &query = queries[qi];
+      int64_t qb = std::max(c0 + begin, query.first) - c0,
+              qe = std::min(c0 + end, query.last + 1) - c0;
+      if (qb >= qe)
+        continue;
+      __m256 qv[D];
+      for (int i = 0; i < D; ++i)
+        qv[i] = _mm256_set1_ps(query.q[i] * p.scale);
+      // Scores of the 8-position blocks that hold [qb, qe); the lanes
+      // outside it (first and last block only) -infinity.
+      int64_t jb = qb & ~int64_t(7);
+      auto partial = [&](int64_t j) { return j < qb || j + 8 > qe; };
+      __m256 maxV = minusInf;
+      for (int64_t j = jb; j < qe; j += 8) {
+        __m256 s = _mm256_mul_ps(qv[0], _mm256_load_ps(&keysT[0][j]));
+        for (int i = 1; i < D; ++i)
+          s = _mm256_fmadd_ps(qv[i], _mm256_load_ps(&keysT[i][j]), s);
+        if (partial(j))
+          s = _mm256_blendv_ps(minusInf, s, positionMask(j, qb, qe));
+        _mm256_store_ps(weights + j, s);
+        maxV = _mm256_max_ps(maxV, s);
+      }
+      float mNew = std::max(query.m, hmax(maxV));
+      __m256 acc[A][V];
+      for (int a = 0; a < A; ++a)
+        for (int v = 0; v < V; ++v)
+          acc[a][v] = query.acc[a][v];
+      if (query.m != -std::numeric_limits<float>::infinity()) {
+        // Not the query's first chunk (where acc and l are still zero).
+        float correction = std::exp(query.m - mNew);
+        query.l *= correction;
+        for (int a = 0; a < A; ++a)
+          for (int v = 0; v < V; ++v)
+            acc[a][v] = _mm256_mul_ps(acc[a][v], _mm256_set1_ps(correction));
+      }
+      // Per block: the weights e^(s - m), then the values of its positions,
+      // position j into accumulator j % A (c0 and blocks are multiples of
+      // A).
+      const float *vs = values + c0 * p.posStride;
+      auto add = [&](auto a, int64_t j) {
+        __m256 w = _mm256_broadcast_ss(weights + j);
+        for (int v = 0; v < V; ++v)
+          acc[a][v] = _mm256_fmadd_ps(
+              w, _mm256_loadu_ps(vs + j * p.posStride + 8 * v), acc[a][v]);
+      };
+      __m256 maxBroadcast = _mm256_set1_ps(mNew), sums = _mm256_setzero_ps();
+      for (int64_t j = jb; j < qe; j += 8) {
+        __m256 e = expNonPositive(
+            _mm256_sub_ps(_mm256_load_ps(weights + j), maxBroadcast));
+        bool cut = partial(j);
+        if (cut)
+          e = _mm256_and_ps(e, positionMask(j, qb, qe));
+        sums = _mm256_add_ps(sums, e);
+        _mm256_store_ps(weights + j, e);
+        unroll<8>([&](auto u) {
+          constexpr int a = decltype(u)::value % A;
+          if (!cut || (j + u >= qb && j + u < qe))
+            add(std::integral_constant<int, a>(), j + u);
+        });
+      }
+      query.l += hsum(sums);
+      query.m = mNew;
+      for (int a = 0; a < A; ++a)
+        for (int v = 0; v < V; ++v)
+          query.acc[a][v] = acc[a][v];
+    }
+  }
+  for (int64_t qi = 0; qi < count; ++qi) {
+    SmallHeadQuery<V> &query = queries[qi];
+    __m256 inv = _mm256_set1_ps(query.l > 0.0f ? 1.0f / query.l : 0.0f);
+    for (int v = 0; v < V; ++v) {
+      // Pairwise: (a0 + a1) + (a2 + a3).
+      __m256 level[A];
+      for (int a = 0; a < A; ++a)
+        level[a] = query.acc[a][v];
+      for (int width = A; width > 1; width /= 2)
+        for (int a = 0; a < width / 2; ++a)
+          level[a] = _mm256_add_ps(level[2 * a], level[2 * a + 1]);
+      __m256 sum = level[0];
+      _mm256_storeu_ps(query.out + 8 * v, _mm256_mul_ps(sum, inv));
+    }
+  }
+}
+
+/// Heads [hBegin, hEnd) with head_dim 8 * V: the queries of each KV head,
+/// kQueryBatch at a time (all its heads' rows), through smallHeadQueries.
+template <int V>
+void attentionSmallHeads(const Attention &p, int64_t hBegin, int64_t hEnd) {
+  constexpr int D = 8 * V, A = SmallHeadQuery<V>::A;
+  int64_t group = p.heads / p.kvHeads;
+  SmallHeadQuery<V> queries[kQueryBatch];
+  int64_t h = hBegin, t = 0;
+  while (h < hEnd) {
+    int64_t kv = h / group, count = 0;
+    while (h < hEnd && h / group == kv && count < kQueryBatch) {
+      SmallHeadQuery<V> &query = queries[count++];
+      int64_t position = p.pos + t;
+      query.q = p.q + t * p.qStride + h * D;
+      query.out = p.out + t * p.outStride + h * D;
+      query.last = p.causal ? position : p.pos + p.rows - 1;
+      query.first =
+          p.window > 0 ? std::max<int64_t>(0, position - p.window + 1) : 0;
+      query.m = -std::numeric_limits<float>::infinity();
+      query.l = 0.0f;
+      for (int a = 0; a < A; ++a)
+        for (int v = 0; v < V; ++v)
+          query.acc[a][v] = _mm256_setzero_ps();
+      if (++t == p.rows) {
+        t = 0;
+        ++h;
+      }
+    }
+    smallHeadQueries<V>(p, p.keys + kv * p.kvHeadStride,
+                        p.values + kv * p.kvHeadStride, queries, count);
+  }
+}
+
 } // namespace
 
 float llmc::kernels::sumOfSquaresAVX2(const float *x, int64_t n) {
@@ -464,6 +704,10 @@ void llmc::kernels::matmulAVX2(const Matmul &p, int64_t nBegin, int64_t nEnd) {
 void llmc::kernels::attentionAVX2(const Attention &p, int64_t hBegin,
                                   int64_t hEnd) {
   int64_t group = p.heads / p.kvHeads, d = p.headDim;
+  if (d == 8) // small heads: keys transposed, shared by the KV head's queries
+    return attentionSmallHeads<1>(p, hBegin, hEnd);
+  if (d == 16)
+    return attentionSmallHeads<2>(p, hBegin, hEnd);
   if (d % 8 != 0 || d > 256) // the portable kernel
     return attentionScalar(p, hBegin, hEnd);
   int64_t vectors = d / 8;

@@ -9,11 +9,15 @@
 //     127, q = round-to-nearest-even(x / d)): vpmaddubsw + vpmaddwd per 32
 //     weights, then one FMA by d_w * d_x. Q4_0's nibbles are unsigned, so
 //     the block's sum of q_x times 8 is subtracted once per block.
-//   - F32 / F16 / BF16 stream 32 weights per iteration into 4 accumulators
-//     per activation row.
-// Each weight row is streamed once and used for a few activation rows at a
-// time, each summed by the operations it would get alone, so a row's
-// result does not depend on the call's row count (batch invariance).
+//   - F32 / F16 / BF16 sum each output in 4 accumulators over the
+//     32-element blocks of K (floatRow), in blocks of eight weight rows
+//     whose horizontal sums go eight at a time (floatBlock); several
+//     activation rows share each weight load: up to three per streamed
+//     weight row, or, for cached weights, up to six per weight vector by
+//     running the four accumulators as separate passes over K.
+// Each activation row is summed by the operations it would get alone,
+// whatever loops run them, so a row's result does not depend on the call's
+// row count (batch invariance).
 //
 //===----------------------------------------------------------------------===//
 
@@ -244,16 +248,290 @@ void floatRow(const Matmul &p, int64_t n, int64_t t0) {
   }
 }
 
-/// Weight rows [nBegin, nEnd) of a float format: up to three activation
-/// rows share each weight load (12 accumulators).
+/// The horizontal sums of eight vectors, lane r = hsum(v[r]) bit for bit:
+/// the same additions in the same order (halves, then lanes two apart,
+/// then neighbours), 15 instructions for the eight instead of 40.
+inline __m256 hsum8(const __m256 v[8]) {
+  auto halves = [&](int a, int b) { // [lo(a) + hi(a) | lo(b) + hi(b)]
+    return _mm256_add_ps(_mm256_permute2f128_ps(v[a], v[b], 0x20),
+                         _mm256_permute2f128_ps(v[a], v[b], 0x31));
+  };
+  __m256 w0 = halves(0, 4), w1 = halves(1, 5), w2 = halves(2, 6),
+         w3 = halves(3, 7);
+  __m256 z01 =
+      _mm256_add_ps(_mm256_shuffle_ps(w0, w1, _MM_SHUFFLE(1, 0, 1, 0)),
+                    _mm256_shuffle_ps(w0, w1, _MM_SHUFFLE(3, 2, 3, 2)));
+  __m256 z23 =
+      _mm256_add_ps(_mm256_shuffle_ps(w2, w3, _MM_SHUFFLE(1, 0, 1, 0)),
+                    _mm256_shuffle_ps(w2, w3, _MM_SHUFFLE(3, 2, 3, 2)));
+  return _mm256_hadd_ps(z01, z23);
+}
+
+/// The running sums of floatPasses: sums[i][t][r] is accumulator i of
+/// floatRow (elements 8i..8i+7 of every 32-element block) for activation
+/// row t and weight row r of an eight-row block.
+using FloatSums = __m256[4][kBatchInvariantRows][8];
+/// Blocks of 32 elements per K segment of floatPasses: eight weight rows of
+/// a segment (8 KiB of f32) stay in L1 while the four passes read them.
+constexpr int64_t kSegmentBlocks = 8;
+/// Weight ranges up to this size use floatPasses for calls of several
+/// rows (they are likely cached); larger ones stream one row at a time.
+constexpr int64_t kPassesMaxBytes = 1 << 20;
+
+/// Weight rows r0..r0 + NR - 1 of the eight at `w` against activation rows
+/// t0..t0 + TT - 1 over the 32-element blocks [b0, b1) (a K segment): one
+/// pass per accumulator i of floatRow, each pass continuing its chains
+/// from `sums` (starting them at b0 = 0), so a weight vector is loaded
+/// once for TT activation rows and the NR x TT accumulators fit in
+/// registers. After the last segment s[t][r] = (a0 + a1) + (a2 + a3), as
+/// floatRow combines them.
+template <Format F, int NR, int TT>
+void floatPasses(const Matmul &p, const uint8_t *w, int r0, int64_t t0,
+                 int64_t b0, int64_t b1, bool last, FloatSums &sums,
+                 __m256 (*s)[8]) {
+  constexpr int64_t width = F == Format::F32 ? 4 : 2;
+  const float *xs[TT];
+  for (int t = 0; t < TT; ++t)
+    xs[t] = p.x + (t0 + t) * p.xStride;
+  const uint8_t *rows[NR];
+  for (int r = 0; r < NR; ++r)
+    rows[r] = w + (r0 + r) * p.rowBytes;
+  auto pass = [&](auto index) {
+    constexpr int i = decltype(index)::value;
+    __m256 acc[NR][TT];
+    for (int r = 0; r < NR; ++r)
+      for (int t = 0; t < TT; ++t)
+        acc[r][t] = b0 == 0 ? _mm256_setzero_ps() : sums[i][t0 + t][r0 + r];
+    for (int64_t b = b0; b < b1; ++b) {
+      int64_t k = 32 * b + 8 * i;
+      if constexpr (TT == 1) {
+        __m256 x = _mm256_loadu_ps(xs[0] + k);
+        for (int r = 0; r < NR; ++r)
+          acc[r][0] =
+              _mm256_fmadd_ps(load8<F>(rows[r] + k * width), x, acc[r][0]);
+      } else {
+        __m256 wv[NR];
+        for (int r = 0; r < NR; ++r)
+          wv[r] = load8<F>(rows[r] + k * width);
+        for (int t = 0; t < TT; ++t) {
+          __m256 x = _mm256_loadu_ps(xs[t] + k);
+          for (int r = 0; r < NR; ++r)
+            acc[r][t] = _mm256_fmadd_ps(wv[r], x, acc[r][t]);
+        }
+      }
+    }
+    for (int r = 0; r < NR; ++r)
+      for (int t = 0; t < TT; ++t) {
+        __m256 &a0 = sums[0][t0 + t][r0 + r], &a2 = sums[2][t0 + t][r0 + r];
+        if (!last || i == 0 || i == 2)
+          sums[i][t0 + t][r0 + r] = acc[r][t];
+        else if (i == 1) // a0 + a1
+          a0 = _mm256_add_ps(a0, acc[r][t]);
+        else // (a0 + a1) + (a2 + a3)
+          s[t0 + t][r0 + r] = _mm256_add_ps(a0, _mm256_add_ps(a2, acc[r][t]));
+      }
+  };
+  pass(std::integral_constant<int, 0>());
+  pass(std::integral_constant<int, 1>());
+  pass(std::integral_constant<int, 2>());
+  pass(std::integral_constant<int, 3>());
+}
+
+/// Weight rows r0..r0 + NR - 1 of the eight at `w` against activation rows
+/// t0..t0 + TT - 1, streamed whole as floatRow streams one (four
+/// accumulators each, prefetching kPrefetchAhead bytes ahead): s[t][r] =
+/// (a0 + a1) + (a2 + a3).
+template <Format F, int NR, int TT>
+void floatStream(const Matmul &p, const uint8_t *w, int r0, int64_t t0,
+                 __m256 (*s)[8]) {
+  constexpr int64_t width = F == Format::F32 ? 4 : 2;
+  __m256 acc[NR][TT][4];
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < TT; ++t)
+      for (__m256 &a : acc[r][t])
+        a = _mm256_setzero_ps();
+  const float *xs[TT];
+  for (int t = 0; t < TT; ++t)
+    xs[t] = p.x + (t0 + t) * p.xStride;
+  const uint8_t *rows[NR];
+  for (int r = 0; r < NR; ++r)
+    rows[r] = w + (r0 + r) * p.rowBytes;
+  int64_t full = p.k / 32 * 32;
+  for (int64_t k = 0; k < full; k += 32) {
+    for (int r = 0; r < NR; ++r)
+      for (int64_t line = 0; line < 32 * width; line += 64)
+        _mm_prefetch(reinterpret_cast<const char *>(rows[r] + k * width +
+                                                    kPrefetchAhead + line),
+                     _MM_HINT_T0);
+    for (int i = 0; i < 4; ++i) {
+      if constexpr (TT == 1) {
+        __m256 x = _mm256_loadu_ps(xs[0] + k + 8 * i);
+        for (int r = 0; r < NR; ++r)
+          acc[r][0][i] = _mm256_fmadd_ps(
+              load8<F>(rows[r] + (k + 8 * i) * width), x, acc[r][0][i]);
+      } else {
+        for (int r = 0; r < NR; ++r) {
+          __m256 wv = load8<F>(rows[r] + (k + 8 * i) * width);
+          for (int t = 0; t < TT; ++t)
+            acc[r][t][i] = _mm256_fmadd_ps(
+                wv, _mm256_loadu_ps(xs[t] + k + 8 * i), acc[r][t][i]);
+        }
+      }
+    }
+  }
+  for (int r = 0; r < NR; ++r)
+    for (int t = 0; t < TT; ++t)
+      s[t0 + t][r0 + r] =
+          _mm256_add_ps(_mm256_add_ps(acc[r][t][0], acc[r][t][1]),
+                        _mm256_add_ps(acc[r][t][2], acc[r][t][3]));
+}
+
+/// One activation row with K < 96 (at most two 32-element blocks): the
+/// row's x vectors stay in registers for the eight weight rows, each
+/// summed as floatStream sums it: s[0][r] = (a0 + a1) + (a2 + a3).
+template <Format F>
+void floatShortRow(const Matmul &p, const uint8_t *w, __m256 (*s)[8]) {
+  constexpr int64_t width = F == Format::F32 ? 4 : 2;
+  int64_t blocks = p.k / 32;
+  __m256 x[8];
+  for (int i = 0; i < 8; ++i)
+    x[i] = i < 4 * blocks ? _mm256_loadu_ps(p.x + 8 * i) : _mm256_setzero_ps();
+  for (int r = 0; r < 8; ++r) {
+    const uint8_t *row = w + r * p.rowBytes;
+    __m256 acc[4];
+    for (int i = 0; i < 4; ++i)
+      acc[i] = _mm256_setzero_ps();
+    if (blocks > 0)
+      for (int i = 0; i < 4; ++i)
+        acc[i] = _mm256_fmadd_ps(load8<F>(row + 8 * i * width), x[i], acc[i]);
+    if (blocks > 1)
+      for (int i = 0; i < 4; ++i)
+        acc[i] = _mm256_fmadd_ps(load8<F>(row + (32 + 8 * i) * width), x[4 + i],
+                                 acc[i]);
+    s[0][r] = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                            _mm256_add_ps(acc[2], acc[3]));
+  }
+}
+
+/// Several activation rows with K < 96: each weight row's vectors stay in
+/// registers for all the activation rows, each output summed as
+/// floatStream sums it: s[t][r] = (a0 + a1) + (a2 + a3).
+template <Format F>
+void floatShortRows(const Matmul &p, const uint8_t *w, __m256 (*s)[8]) {
+  constexpr int64_t width = F == Format::F32 ? 4 : 2;
+  int64_t blocks = p.k / 32;
+  for (int r = 0; r < 8; ++r) {
+    const uint8_t *row = w + r * p.rowBytes;
+    __m256 wv[8];
+    for (int i = 0; i < 8; ++i)
+      wv[i] =
+          i < 4 * blocks ? load8<F>(row + 8 * i * width) : _mm256_setzero_ps();
+    for (int64_t t = 0; t < p.rows; ++t) {
+      const float *x = p.x + t * p.xStride;
+      __m256 acc[4];
+      for (int i = 0; i < 4; ++i)
+        acc[i] = _mm256_setzero_ps();
+      if (blocks > 0)
+        for (int i = 0; i < 4; ++i)
+          acc[i] = _mm256_fmadd_ps(wv[i], _mm256_loadu_ps(x + 8 * i), acc[i]);
+      if (blocks > 1)
+        for (int i = 0; i < 4; ++i)
+          acc[i] = _mm256_fmadd_ps(wv[4 + i], _mm256_loadu_ps(x + 32 + 8 * i),
+                                   acc[i]);
+      s[t][r] = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
+                              _mm256_add_ps(acc[2], acc[3]));
+    }
+  }
+}
+
+/// Eight weight rows n0..n0 + 7 against all p.rows activation rows. Every
+/// output is floatRow's bit for bit: the same four accumulator chains, the
+/// same combination, hsum8 (= hsum), then the ragged elements one at a
+/// time (mul then add); only the loops around them differ, chosen by shape
+/// (batch invariance is about the order of the sums, not the loops):
+///   - K < 96 (at most two blocks): floatShortRow keeps the activation row
+///     in registers (one row), floatShortRows each weight row (several);
+///   - one row: floatStream over two weight rows at a time;
+///   - several rows of a large (streamed) weight: floatStream with up to
+///     three activation rows per weight row;
+///   - several rows otherwise: floatPasses, each weight vector loaded once
+///     for up to six activation rows.
+/// The horizontal sums go eight at a time and each activation row's eight
+/// outputs are stored as one vector.
+template <Format F> void floatBlock(const Matmul &p, int64_t n0, bool stream) {
+  constexpr int64_t width = F == Format::F32 ? 4 : 2;
+  alignas(32) __m256 s[kBatchInvariantRows][8];
+  const uint8_t *w = p.w + n0 * p.rowBytes;
+  int64_t full = p.k / 32;
+  if (p.rows == 1 && full < 3) {
+    floatShortRow<F>(p, w, s);
+  } else if (p.rows == 1) {
+    for (int r0 = 0; r0 < 8; r0 += 2)
+      floatStream<F, 2, 1>(p, w, r0, 0, s);
+  } else if (full < 3) {
+    floatShortRows<F>(p, w, s);
+  } else if (stream) {
+    for (int r = 0; r < 8; ++r)
+      rowGroups<3>(p.rows, [&](auto tt, int64_t t0) {
+        floatStream<F, 1, decltype(tt)::value>(p, w, r, t0, s);
+      });
+  } else {
+    alignas(32) FloatSums sums;
+    for (int64_t b0 = 0; b0 < full; b0 += kSegmentBlocks) {
+      int64_t b1 = std::min(full, b0 + kSegmentBlocks);
+      bool last = b1 == full;
+      // This segment of the next eight rows, read next.
+      for (int r = 0; r < 8; ++r)
+        for (int64_t line = 0; line < (b1 - b0) * 32 * width; line += 64)
+          _mm_prefetch(reinterpret_cast<const char *>(w + (8 + r) * p.rowBytes +
+                                                      b0 * 32 * width + line),
+                       _MM_HINT_T0);
+      // NR x TT accumulators and NR weight vectors in registers.
+      rowGroups<6>(p.rows, [&](auto tt, int64_t t0) {
+        constexpr int TT = decltype(tt)::value;
+        if constexpr (TT == 1) {
+          floatPasses<F, 8, 1>(p, w, 0, t0, b0, b1, last, sums, s);
+        } else if constexpr (TT == 2) {
+          floatPasses<F, 4, 2>(p, w, 0, t0, b0, b1, last, sums, s);
+          floatPasses<F, 4, 2>(p, w, 4, t0, b0, b1, last, sums, s);
+        } else if constexpr (TT == 3) {
+          floatPasses<F, 3, 3>(p, w, 0, t0, b0, b1, last, sums, s);
+          floatPasses<F, 3, 3>(p, w, 3, t0, b0, b1, last, sums, s);
+          floatPasses<F, 2, 3>(p, w, 6, t0, b0, b1, last, sums, s);
+        } else {
+          for (int r0 = 0; r0 < 8; r0 += 2)
+            floatPasses<F, 2, TT>(p, w, r0, t0, b0, b1, last, sums, s);
+        }
+      });
+    }
+  }
+  // The ragged elements, transposed: tailW[j] holds element 32 * full + j
+  // of the eight rows.
+  int64_t rest = p.k - 32 * full;
+  alignas(32) float tailW[32][8];
+  for (int r = 0; r < 8; ++r)
+    for (int64_t j = 0; j < rest; ++j)
+      tailW[j][r] = loadOne<F>(w + r * p.rowBytes + (32 * full + j) * width);
+  for (int64_t t = 0; t < p.rows; ++t) {
+    __m256 y = hsum8(s[t]);
+    const float *x = p.x + t * p.xStride + 32 * full;
+    for (int64_t j = 0; j < rest; ++j) // sum += w * x, not fused
+      y = _mm256_add_ps(
+          y, _mm256_mul_ps(_mm256_load_ps(tailW[j]), _mm256_set1_ps(x[j])));
+    _mm256_storeu_ps(p.y + t * p.yStride + n0, y);
+  }
+}
+
+/// Weight rows [nBegin, nEnd) of a float format: eight at a time through
+/// floatBlock, the rest one at a time through floatRow (the same sums
+/// either way).
 template <Format F>
 void floatRange(const Matmul &p, int64_t nBegin, int64_t nEnd) {
-  if (p.rows == 1) { // decode: no row-group dispatch per weight row
-    for (int64_t n = nBegin; n < nEnd; ++n)
-      floatRow<F, 1>(p, n, 0);
-    return;
-  }
-  for (int64_t n = nBegin; n < nEnd; ++n)
+  bool stream = (nEnd - nBegin) * p.rowBytes > kPassesMaxBytes;
+  int64_t n = nBegin;
+  for (; n + 8 <= nEnd; n += 8)
+    floatBlock<F>(p, n, stream);
+  for (; n < nEnd; ++n)
     rowGroups<3>(p.rows, [&](auto tt, int64_t t0) {
       floatRow<F, decltype(tt)::value>(p, n, t0);
     });

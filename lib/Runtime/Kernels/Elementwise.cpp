@@ -2,11 +2,11 @@
 //
 // Part of llmc. The decoder's small row-wise ops as kernels, so a layer
 // compiles to a handful of calls instead of a dozen loop nests (compile
-// time) and RoPE computes each angle's cosine and sine once per row instead
-// of once per head. The arithmetic follows the linalg lowering of the same
-// ops (lib/Conversion/LLMToLinalg/DecoderOps.cpp) operation by operation
-// (this file is compiled without FP contraction); only RMSNorm's sum of
-// squares is accumulated in a different order.
+// time) and RoPE computes each angle's cosine and sine once per position
+// for all heads and layers of a step. The arithmetic follows the linalg
+// lowering of the same ops (lib/Conversion/LLMToLinalg/DecoderOps.cpp)
+// operation by operation (this file is compiled without FP contraction); only
+// RMSNorm's sum of squares is accumulated in a different order.
 //
 //===----------------------------------------------------------------------===//
 
@@ -41,8 +41,38 @@ float weightAt(const uint8_t *w, int64_t format, int64_t i) {
   }
 }
 
-/// Per-row scratch for RoPE's cosines and sines (grown, then reused).
-std::vector<float> ropeTable;
+/// RoPE's cosines and sines of the rows at positions [pos, pos + rows),
+/// kept for the next call: every layer rotates its queries and keys at the
+/// same positions, so a step computes them once instead of twice per
+/// layer. Grown, then reused (kernels are called from one thread).
+struct RopeTable {
+  int64_t pos = -1, rows = 0, rotary = 0;
+  double theta = 0.0, freqScale = 0.0;
+  std::vector<float> values; // per row: rotary / 2 cosines, then the sines
+
+  const float *get(int64_t p, int64_t r, int64_t rot, double th, double scale) {
+    int64_t half = rot / 2;
+    if (p == pos && r == rows && rot == rotary && th == theta &&
+        scale == freqScale)
+      return values.data();
+    if (int64_t(values.size()) < 2 * half * r)
+      values.resize(size_t(2 * half * r));
+    for (int64_t t = 0; t < r; ++t) {
+      float *cosines = values.data() + 2 * half * t, *sines = cosines + half;
+      float at = float(uint64_t(p + t));
+      for (int64_t i = 0; i < half; ++i) {
+        float freq =
+            float(scale * std::pow(th, -2.0 * double(i) / double(rot)));
+        float angle = at * freq;
+        cosines[i] = std::cos(angle);
+        sines[i] = std::sin(angle);
+      }
+    }
+    pos = p, rows = r, rotary = rot, theta = th, freqScale = scale;
+    return values.data();
+  }
+};
+RopeTable ropeTable;
 
 float sumOfSquares(const float *x, int64_t n) {
   if (activeISA() != ISA::Scalar)
@@ -78,6 +108,14 @@ void llmc_rmsnorm(LLMC_MEMREF2(float, x), LLMC_MEMREF1(uint8_t, w),
     float sum = sumOfSquares(in, width);
     float mean = sum / float(width);
     float inv = 1.0f / std::sqrt(mean + eps);
+    if (weightFormat == 0) { // f32: a loop the compiler vectorizes
+      for (int64_t i = 0; i < width; ++i) {
+        float wi;
+        std::memcpy(&wi, weight + 4 * i, 4);
+        out[i] = in[i] * inv * wi;
+      }
+      continue;
+    }
     for (int64_t i = 0; i < width; ++i)
       out[i] = in[i] * inv * weightAt(weight, weightFormat, i);
   }
@@ -89,20 +127,11 @@ void llmc_rope(LLMC_MEMREF2(float, x), int64_t pos, int64_t headDim,
   (void)xAllocated, (void)xColStride, (void)yAllocated, (void)yRows,
       (void)yColStride;
   int64_t half = rotary / 2;
-  if (int64_t(ropeTable.size()) < 2 * half)
-    ropeTable.resize(size_t(2 * half));
-  float *cosines = ropeTable.data(), *sines = cosines + half;
+  const float *table = ropeTable.get(pos, xRows, rotary, theta, freqScale);
   for (int64_t t = 0; t < xRows; ++t) {
     const float *in = x + xOffset + t * xRowStride;
     float *out = y + yOffset + t * yRowStride;
-    float p = float(uint64_t(pos + t));
-    for (int64_t i = 0; i < half; ++i) {
-      float freq = float(freqScale *
-                         std::pow(theta, -2.0 * double(i) / double(rotary)));
-      float angle = p * freq;
-      cosines[i] = std::cos(angle);
-      sines[i] = std::sin(angle);
-    }
+    const float *cosines = table + 2 * half * t, *sines = cosines + half;
     for (int64_t h = 0; h + headDim <= xCols; h += headDim) {
       const float *a = in + h;
       float *b = out + h;

@@ -8,6 +8,7 @@
 
 #include "KernelsImpl.h"
 #include "llmc/Runtime/Kernels.h"
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <vector>
@@ -129,7 +130,9 @@ void llmc::kernels::runAttention(ISA isa, const Attention &p) {
   AttentionCall call{&p, isa};
   double work = double(p.heads) * double(p.rows) * double(p.pos + p.rows) *
                 double(p.headDim) * 2;
-  parallelFor(p.heads, /*grain=*/1, work, attentionRange, &call);
+  // Whole KV heads per chunk: their query heads share the key reads.
+  parallelFor(p.heads, /*grain=*/std::max<int64_t>(1, p.heads / p.kvHeads),
+              work, attentionRange, &call);
 }
 
 #define LLMC_DEFINE_MATMUL(fmt, format)                                        \
