@@ -81,24 +81,35 @@ void bindRuntime(py::module_ &m) {
   rt.def(
       "compile",
       [](const std::string &model, const std::string &output, int64_t context,
-         const std::string &pipeline, unsigned optLevel) {
+         const std::string &pipeline, unsigned optLevel,
+         const std::string &spec, const std::string &kv,
+         const std::string &draftModel) {
         llmc::api::CompileOptions options;
         options.contextLength = context;
         options.pipeline = pipeline;
         options.optLevel = optLevel;
+        options.spec = spec;
+        options.kv = kv;
+        options.draftModel = draftModel;
         py::gil_scoped_release release;
         check(llmc::api::compileModel(model, output, options));
       },
       py::arg("model"), py::arg("output"), py::arg("context") = 0,
-      py::arg("pipeline") = "", py::arg("opt_level") = 2,
-      "Compile a model into the shared library `output`.");
+      py::arg("pipeline") = "", py::arg("opt_level") = 2, py::arg("spec") = "",
+      py::arg("kv") = "", py::arg("draft_model") = "",
+      "Compile a model into the shared library `output` (spec, kv and "
+      "draft_model as llmc compile's --spec, --kv and --draft-model).");
   rt.def(
       "compile_cached",
       [](const std::string &model, int64_t context,
-         const std::string &pipeline) {
+         const std::string &pipeline, const std::string &spec,
+         const std::string &kv, const std::string &draftModel) {
         llmc::api::CompileOptions options;
         options.contextLength = context;
         options.pipeline = pipeline;
+        options.spec = spec;
+        options.kv = kv;
+        options.draftModel = draftModel;
         bool compiled = false;
         std::string path;
         {
@@ -112,6 +123,7 @@ void bindRuntime(py::module_ &m) {
         return py::make_tuple(path, compiled);
       },
       py::arg("model"), py::arg("context") = 0, py::arg("pipeline") = "",
+      py::arg("spec") = "", py::arg("kv") = "", py::arg("draft_model") = "",
       "The cached artifact for a model (compiling it if needed): "
       "(path, compiled_now).");
 
@@ -169,7 +181,37 @@ void bindRuntime(py::module_ &m) {
           },
           py::arg("tokens"),
           "Run tokens at the current position; logits of every row "
-          "(len(tokens) x vocab) as a numpy array.");
+          "(len(tokens) x vocab) as a numpy array.")
+      .def_property_readonly(
+          "spec", [](PyCompiled &c) { return c.model->getInfo().spec; })
+      .def(
+          "speculate",
+          [](PyCompiled &c, const std::vector<int32_t> &history,
+             int64_t draftLimit, double temperature, int64_t topK,
+             double topP, uint64_t seed) {
+            llmc::runtime::CompiledModel::SpecControl control;
+            control.draftLimit = draftLimit;
+            control.sampling.temperature = temperature;
+            control.sampling.topK = topK;
+            control.sampling.topP = topP;
+            control.seed = seed;
+            py::gil_scoped_release release;
+            llvm::Expected<llmc::runtime::CompiledModel::SpecStep> step =
+                c.model->speculate(history, control);
+            if (!step)
+              throw MLIRError(llvm::toString(step.takeError()));
+            return std::make_pair(
+                std::vector<int32_t>(step->tokens.begin(), step->tokens.end()),
+                step->drafted);
+          },
+          py::arg("history"), py::arg("draft_limit") = -1,
+          py::arg("temperature") = 0.0, py::arg("top_k") = 0,
+          py::arg("top_p") = 1.0, py::arg("seed") = 0,
+          "One speculative step (a model compiled with --spec): history is "
+          "every token so far, position + 1 of them (the last not run yet). "
+          "Returns (tokens, drafted): the emitted tokens (greedy at "
+          "temperature 0, else distributed as sampling the model) and the "
+          "number of draft tokens proposed.");
 
   py::class_<llmc::runtime::SamplingOptions>(rt, "SamplingOptions")
       .def(py::init<>())

@@ -4,7 +4,8 @@
 // keeps every key and value in float and applies the KIVI rule itself: keys
 // round-tripped per channel over token groups, values per token over channel
 // runs, once a position is older than quantizedCount(len); the ring and the
-// step's own rows exact. Plain softmax in double. Covers GQA, 2/4/8 bits,
+// step's own rows exact (a causal step of up to 16 rows row by row, as that
+// many decode steps). Plain softmax in double. Covers GQA, 2/4/8 bits,
 // residual 0, sliding windows, non-causal chunks, prefills longer than the
 // ring, strided operands, the bytes against KVLayout.h, exactness while
 // everything fits the residual window, closeness to f32 attention at 8 bits
@@ -106,18 +107,40 @@ class KiviRun : public CacheRun<Config, KiviLayout, llmc_attention_kivi> {
 public:
   using CacheRun::CacheRun;
 
-  /// The reference output of the last step's queries q (rows of them).
+  /// The reference output of the last step's queries q (rows of them). A
+  /// causal call of up to 16 rows is that many one-row calls (each row sees
+  /// what a decode step at its position would, groups the call's earlier
+  /// rows flushed included); a longer or non-causal call flushes first and
+  /// reads all its own rows exactly.
   std::vector<float> reference(const std::vector<float> &q,
                                int64_t rows) const {
-    std::vector<float> k = keys, v = values;
-    quantizeHistory(config, pos, k, v);
-    // The step's own rows are exact even where they were just flushed.
+    if (config.causal && rows > 1 && rows <= 16) {
+      std::vector<float> out;
+      int64_t width = config.width();
+      for (int64_t t = 0; t < rows; ++t) {
+        std::vector<float> row(q.begin() + t * width,
+                               q.begin() + (t + 1) * width);
+        std::vector<float> o = referenceAt(row, 1, pos - rows + t + 1);
+        out.insert(out.end(), o.begin(), o.end());
+      }
+      return out;
+    }
+    return referenceAt(q, rows, pos);
+  }
+
+  /// The output of a call of `rows` queries q that ends at position `end`.
+  std::vector<float> referenceAt(const std::vector<float> &q, int64_t rows,
+                                 int64_t end) const {
     int64_t ch = config.channels();
-    std::copy(keys.begin() + (pos - rows) * ch, keys.end(),
-              k.begin() + (pos - rows) * ch);
-    std::copy(values.begin() + (pos - rows) * ch, values.end(),
-              v.begin() + (pos - rows) * ch);
-    return referenceAttention(config.attention(), q, rows, pos - rows, k, v);
+    std::vector<float> k(keys.begin(), keys.begin() + end * ch),
+        v(values.begin(), values.begin() + end * ch);
+    quantizeHistory(config, end, k, v);
+    // The call's own rows are exact even where they were just flushed.
+    std::copy(keys.begin() + (end - rows) * ch, keys.begin() + end * ch,
+              k.begin() + (end - rows) * ch);
+    std::copy(values.begin() + (end - rows) * ch, values.begin() + end * ch,
+              v.begin() + (end - rows) * ch);
+    return referenceAttention(config.attention(), q, rows, end - rows, k, v);
   }
 
   /// The exact (f32 cache) attention of the last step's queries.

@@ -11,6 +11,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Kernels.h"
+#include "llmc/Runtime/Sampling.h"
+#include <cmath>
 #include <gtest/gtest.h>
 #include <vector>
 
@@ -103,17 +105,43 @@ TEST(SpeculativeTest, NgramDraftWithoutMatchProposesNothing) {
   EXPECT_EQ(d, (std::vector<int32_t>{5, 4, 0, 0}));
 }
 
+/// Logits rows (vocab wide, stored transposed: column-major, so the
+/// helper must honour both strides) for llmc_spec_accept.
+struct Logits {
+  int64_t rows, vocab;
+  std::vector<float> storage;
+  Logits(int64_t rows, int64_t vocab)
+      : rows(rows), vocab(vocab), storage(size_t(rows * vocab), 0.0f) {}
+  float &at(int64_t r, int64_t v) { return storage[size_t(v * rows + r)]; }
+  /// One-hot rows: the greedy choice of row r is `tokens[r]`.
+  static Logits greedy(const std::vector<int32_t> &tokens, int64_t vocab) {
+    Logits l(int64_t(tokens.size()), vocab);
+    for (size_t r = 0; r < tokens.size(); ++r)
+      l.at(int64_t(r), tokens[r]) = 1.0f;
+    return l;
+  }
+};
+
 /// llmc_spec_accept; returns (accepted, tokens).
+std::pair<int64_t, std::vector<int32_t>>
+acceptLogits(const std::vector<int32_t> &drafted, int64_t count,
+             Logits &logits, double temperature = 0, int64_t topK = 0,
+             double topP = 1, int64_t seed = 0) {
+  Strided d(drafted), out(std::vector<int32_t>(drafted.size() + 1, 99));
+  float *l = logits.storage.data();
+  int64_t n = llmc_spec_accept(
+      d.data(), d.data(), 1, d.size, 2, count, l, l, 0, logits.rows,
+      logits.vocab, 1, logits.rows, temperature, topK, topP, seed,
+      out.data(), out.data(), 1, out.size, 2);
+  EXPECT_TRUE(out.guardsIntact());
+  return {n, out.values()};
+}
+
 std::pair<int64_t, std::vector<int32_t>>
 accept(const std::vector<int32_t> &drafted, int64_t count,
        const std::vector<int32_t> &target) {
-  Strided d(drafted), t(target),
-      out(std::vector<int32_t>(drafted.size() + 1, 99));
-  int64_t n = llmc_spec_accept(d.data(), d.data(), 1, d.size, 2, count,
-                               t.data(), t.data(), 1, t.size, 2, out.data(),
-                               out.data(), 1, out.size, 2);
-  EXPECT_TRUE(out.guardsIntact());
-  return {n, out.values()};
+  Logits logits = Logits::greedy(target, 16);
+  return acceptLogits(drafted, count, logits);
 }
 
 TEST(SpeculativeTest, AcceptTakesTheAgreeingPrefixAndTheTargetToken) {
@@ -149,6 +177,119 @@ TEST(SpeculativeTest, AcceptClampsCountsToTheBuffers) {
   std::tie(n, t) = accept({4, 5, 6, 7}, -3, {8, 8});
   EXPECT_EQ(n, 1);
   EXPECT_EQ(t, (std::vector<int32_t>{8, 0, 0, 0, 0}));
+}
+
+/// softmax(row / temperature) restricted as plain sampling restricts it.
+std::vector<double> target(Logits &l, int64_t row, double temperature,
+                           int64_t topK = 0, double topP = 1) {
+  llmc::runtime::TokenDistribution p;
+  p.compute(&l.at(row, 0), l.vocab, l.rows, temperature, topK, topP);
+  std::vector<double> probs(size_t(l.vocab), 0.0);
+  for (size_t i = 0; i < p.size; ++i)
+    probs[size_t(p.candidates[i].second)] = p.weights[i] / p.total;
+  return probs;
+}
+
+/// Pearson's chi-square of `counts` against `expected` probabilities over
+/// `trials`; tokens with probability 0 must never appear (an infinite
+/// statistic otherwise). Returns (statistic, degrees of freedom).
+std::pair<double, int> chiSquare(const std::vector<int64_t> &counts,
+                                 const std::vector<double> &expected,
+                                 int64_t trials) {
+  double chi = 0;
+  int cells = 0;
+  for (size_t i = 0; i < counts.size(); ++i) {
+    double e = expected[i] * double(trials);
+    if (e == 0) {
+      if (counts[i] != 0)
+        return {1e30, 1};
+      continue;
+    }
+    chi += (double(counts[i]) - e) * (double(counts[i]) - e) / e;
+    ++cells;
+  }
+  return {chi, cells - 1};
+}
+
+/// The chi-square critical value at p = 1e-6 (Wilson-Hilferty), so a
+/// correct sampler fails about once in a million runs.
+double critical(int df) {
+  double z = 4.753, k = double(df);
+  double c = 1.0 - 2.0 / (9.0 * k) + z * std::sqrt(2.0 / (9.0 * k));
+  return k * c * c * c;
+}
+
+TEST(SpeculativeTest, RejectionSamplingEmitsTheTargetDistribution) {
+  // Three draft tokens over a vocabulary of 8; row r holds the target's
+  // logits after the last token and r draft tokens. The draft is
+  // deterministic: token 2 is likely, 5 unlikely, 7 impossible under top-k.
+  const int64_t vocab = 8, trials = 200000;
+  Logits l(4, vocab);
+  const float rows[4][8] = {{1.0f, 0.5f, 2.0f, -1.0f, 0.0f, 0.3f, 1.5f, -3.0f},
+                            {0.2f, 0.1f, 0.0f, 1.2f, -0.5f, 2.5f, 0.4f, 0.0f},
+                            {3.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f},
+                            {0.0f, 1.0f, 2.0f, 3.0f, 0.5f, 0.5f, 0.5f, 0.5f}};
+  for (int64_t r = 0; r < 4; ++r)
+    for (int64_t v = 0; v < vocab; ++v)
+      l.at(r, v) = rows[r][v];
+  const std::vector<int32_t> draft = {2, 5, 7};
+  struct Setting {
+    double temperature;
+    int64_t topK;
+    double topP;
+  };
+  for (Setting s : {Setting{1.0, 0, 1.0}, Setting{0.7, 0, 1.0},
+                    Setting{1.3, 5, 1.0}, Setting{1.0, 0, 0.8}}) {
+    SCOPED_TRACE(testing::Message() << "temperature " << s.temperature
+                                    << " top-k " << s.topK << " top-p "
+                                    << s.topP);
+    std::vector<double> p0 = target(l, 0, s.temperature, s.topK, s.topP),
+                        p1 = target(l, 1, s.temperature, s.topK, s.topP);
+    // First token: p0. Second token, when the first was the draft's: p1.
+    std::vector<int64_t> first(size_t(vocab), 0), second(size_t(vocab), 0);
+    int64_t afterDraft = 0, emittedPastFirst = 0;
+    for (int64_t seed = 0; seed < trials; ++seed) {
+      auto [n, tokens] =
+          acceptLogits(draft, 3, l, s.temperature, s.topK, s.topP, seed);
+      ASSERT_GE(n, 1);
+      ASSERT_LE(n, 4);
+      ++first[size_t(tokens[0])];
+      if (tokens[0] != draft[0]) {
+        ASSERT_EQ(n, 1) << "a rejection ends the step";
+        continue;
+      }
+      ++afterDraft;
+      ASSERT_GE(n, 2) << "an accepted draft token is followed by another";
+      ++second[size_t(tokens[1])];
+      emittedPastFirst += n - 1;
+    }
+    auto [chi0, df0] = chiSquare(first, p0, trials);
+    EXPECT_LT(chi0, critical(df0));
+    auto [chi1, df1] = chiSquare(second, p1, afterDraft);
+    EXPECT_LT(chi1, critical(df1));
+    // The draft token is kept with probability p0(draft[0]).
+    double rate = double(afterDraft) / double(trials);
+    EXPECT_NEAR(rate, p0[size_t(draft[0])],
+                5 * std::sqrt(p0[2] * (1 - p0[2]) / double(trials)) + 1e-12);
+    EXPECT_GT(emittedPastFirst, 0);
+  }
+}
+
+TEST(SpeculativeTest, RejectionSamplingIsDeterministicPerSeed) {
+  Logits l(3, 6);
+  for (int64_t r = 0; r < 3; ++r)
+    for (int64_t v = 0; v < 6; ++v)
+      l.at(r, v) = float((r * 7 + v * 3) % 5) * 0.4f;
+  for (int64_t seed : {0, 1, 12345}) {
+    auto a = acceptLogits({1, 2}, 2, l, 0.9, 0, 1, seed);
+    auto b = acceptLogits({1, 2}, 2, l, 0.9, 0, 1, seed);
+    EXPECT_EQ(a, b);
+  }
+  // Temperature 0 is greedy whatever the seed: row 0 is 0 1.2 0.4 1.6 0.8
+  // 0, so the target says 3 and the draft's 1 is rejected.
+  auto [n, t] = acceptLogits({1, 2}, 2, l, 0.0, 0, 1, 77);
+  EXPECT_EQ(n, 1);
+  EXPECT_EQ(t[0], 3);
 }
 
 } // namespace

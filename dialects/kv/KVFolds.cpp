@@ -37,7 +37,9 @@ OpFoldResult RollbackOp::fold(FoldAdaptor adaptor) {
 namespace {
 /// rollback(rollback(c, a), b) -> rollback(c, a + b)
 /// Two constant counts are summed here and capped at the capacity (dropping
-/// more empties the cache all the same), so the result still verifies.
+/// more empties the cache all the same), so the result still verifies; on a
+/// cache with an undo log (`rollback<N>`) a constant sum past N is left
+/// alone, since such a count does not verify.
 struct CombineRollbacks : OpRewritePattern<RollbackOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(RollbackOp op,
@@ -49,8 +51,12 @@ struct CombineRollbacks : OpRewritePattern<RollbackOp> {
       return rewriter.notifyMatchFailure(op, "inner rollback has other uses");
     APInt a, b;
     Value total;
-    if (matchPattern(inner.getCount(), m_ConstantInt(&a)) &&
-        matchPattern(op.getCount(), m_ConstantInt(&b)))
+    int64_t depth = op.getType().getRollbackDepth();
+    bool constants = matchPattern(inner.getCount(), m_ConstantInt(&a)) &&
+                     matchPattern(op.getCount(), m_ConstantInt(&b));
+    if (constants && depth > 0 && a.getSExtValue() + b.getSExtValue() > depth)
+      return rewriter.notifyMatchFailure(op, "sum exceeds the undo log");
+    if (constants)
       total = arith::ConstantIndexOp::create(
           rewriter, op.getLoc(),
           std::min(a.getSExtValue() + b.getSExtValue(),

@@ -9,6 +9,7 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/DialectImplementation.h"
 #include "mlir/IR/Matchers.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
@@ -216,6 +217,7 @@ std::optional<runtime::KiviLayout> llmc::kv::kiviLayout(CacheType cache) {
   layout.bits = kivi.getBits();
   layout.group = kivi.getGroup();
   layout.residual = kivi.getResidual();
+  layout.undoDepth = cache.getRollbackDepth();
   return layout;
 }
 
@@ -231,6 +233,8 @@ std::optional<runtime::EvictLayout> llmc::kv::evictLayout(CacheType cache) {
   // Per-layer budgets: each layer allocates only its own.
   for (int64_t budget : cache.getPolicy().getLayerBudgets())
     layout.layerSlots.push_back(budget);
+  layout.undoDepth = cache.getRollbackDepth();
+  layout.undoScores = cache.getPolicy().getKind() == PolicyKind::H2O;
   return layout;
 }
 
@@ -256,6 +260,7 @@ llmc::kv::kiviEvictLayout(CacheType cache) {
   // Per-layer budgets: each layer allocates only its own groups.
   for (int64_t budget : policy.getLayerBudgets())
     layout.layerGroups.push_back(groupsFor(budget));
+  layout.undoDepth = cache.getRollbackDepth();
   return layout;
 }
 
@@ -269,6 +274,27 @@ std::optional<int64_t> llmc::kv::byteCacheSize(CacheType cache) {
   if (std::optional<runtime::KiviEvictLayout> layout = kiviEvictLayout(cache))
     return layout->totalBytes();
   return std::nullopt;
+}
+
+void llmc::kv::replaceCacheType(Operation *root, CacheType from, CacheType to) {
+  auto swap = [&](Type type) { return type == from ? Type(to) : type; };
+  root->walk([&](Operation *op) {
+    for (Value result : op->getResults())
+      result.setType(swap(result.getType()));
+    for (Region &region : op->getRegions())
+      for (Block &block : region)
+        for (BlockArgument arg : block.getArguments())
+          arg.setType(swap(arg.getType()));
+    if (auto func = dyn_cast<FunctionOpInterface>(op)) {
+      auto type = dyn_cast<FunctionType>(func.getFunctionType());
+      if (!type)
+        return;
+      SmallVector<Type> inputs = llvm::map_to_vector(type.getInputs(), swap);
+      SmallVector<Type> results = llvm::map_to_vector(type.getResults(), swap);
+      func.setFunctionTypeAttr(
+          TypeAttr::get(FunctionType::get(op->getContext(), inputs, results)));
+    }
+  });
 }
 
 double KiviAttr::getBitsPerElement() const {
@@ -309,7 +335,14 @@ double CacheType::getBytesPerPosition() const {
 
 CacheType CacheType::withStorage(Attribute storage) const {
   return CacheType::get(getContext(), getLayers(), getKvHeads(), getCapacity(),
-                        getHeadDim(), storage, getBlockSize(), getPolicy());
+                        getHeadDim(), storage, getBlockSize(), getPolicy(),
+                        getRollbackDepth());
+}
+
+CacheType CacheType::withRollbackDepth(int64_t depth) const {
+  return CacheType::get(getContext(), getLayers(), getKvHeads(), getCapacity(),
+                        getHeadDim(), getStorage(), getBlockSize(), getPolicy(),
+                        depth);
 }
 
 /// Checks a policy against the cache it applies to.
@@ -360,11 +393,37 @@ verifyKiviPolicy(function_ref<InFlightDiagnostic()> emitError, KiviAttr kivi,
   return success();
 }
 
+/// Checks `rollback<depth>`: an undo log is what a cache needs whose state is
+/// more than its positions (KIVI's flushed groups, eviction's slots and
+/// masses), in the byte layouts the kernels keep it in.
+static LogicalResult
+verifyRollbackDepth(function_ref<InFlightDiagnostic()> emitError, int64_t depth,
+                    Attribute storage, int64_t blockSize, PolicyAttr policy) {
+  if (depth < 1 || depth > runtime::UndoLog::kMaxDepth)
+    return emitError() << "rollback depth must be in [1, "
+                       << runtime::UndoLog::kMaxDepth << "], got " << depth;
+  bool kivi = isa_and_nonnull<KiviAttr>(storage);
+  auto typeAttr = dyn_cast_or_null<TypeAttr>(storage);
+  bool f32 = typeAttr && typeAttr.getValue().isF32();
+  if (!kivi && !policy)
+    return emitError() << "rollback<" << depth
+                       << "> keeps an undo log, which only KIVI and evicting "
+                          "caches need (a float cache rolls back by its "
+                          "position alone)";
+  if (!kivi && !f32)
+    return emitError() << "rollback<" << depth
+                       << "> needs an evicting cache stored as f32 or KIVI";
+  if (blockSize != 0)
+    return emitError() << "rollback<" << depth
+                       << "> needs a contiguous cache, not paged";
+  return success();
+}
+
 LogicalResult CacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                                 int64_t layers, int64_t kvHeads,
                                 int64_t capacity, int64_t headDim,
                                 Attribute storage, int64_t blockSize,
-                                PolicyAttr policy) {
+                                PolicyAttr policy, int64_t rollbackDepth) {
   if (layers <= 0 || kvHeads <= 0 || capacity <= 0 || headDim <= 0)
     return emitError() << "cache dimensions must be positive";
   if (auto typeAttr = dyn_cast_or_null<TypeAttr>(storage)) {
@@ -405,6 +464,10 @@ LogicalResult CacheType::verify(function_ref<InFlightDiagnostic()> emitError,
                        << " does not divide the capacity " << capacity;
   if (policy && failed(verifyPolicyFits(emitError, policy, layers, capacity)))
     return failure();
+  if (rollbackDepth != 0 &&
+      failed(verifyRollbackDepth(emitError, rollbackDepth, storage, blockSize,
+                                 policy)))
+    return failure();
   if (auto kivi = dyn_cast_or_null<KiviAttr>(storage); kivi && policy)
     return verifyKiviPolicy(emitError, kivi, policy, layers, blockSize);
   return success();
@@ -426,11 +489,26 @@ Type CacheType::parse(AsmParser &parser) {
   }
   if (parser.parseComma() || parser.parseAttribute(storage))
     return {};
-  int64_t blockSize = 0;
+  int64_t blockSize = 0, rollbackDepth = 0;
   PolicyAttr policy;
   bool seenLayout = false;
   while (succeeded(parser.parseOptionalComma())) {
     SMLoc itemLoc = parser.getCurrentLocation();
+    if (succeeded(parser.parseOptionalKeyword("rollback"))) {
+      if (rollbackDepth != 0) {
+        parser.emitError(itemLoc) << "cache rollback depth given twice";
+        return {};
+      }
+      if (parser.parseLess() || parser.parseInteger(rollbackDepth) ||
+          parser.parseGreater())
+        return {};
+      if (rollbackDepth == 0) {
+        parser.emitError(itemLoc) << "rollback depth must be in [1, "
+                                  << runtime::UndoLog::kMaxDepth << "], got 0";
+        return {};
+      }
+      continue;
+    }
     bool isContiguous = succeeded(parser.parseOptionalKeyword("contiguous"));
     bool isPaged = !isContiguous && succeeded(parser.parseOptionalKeyword("paged"));
     if ((isContiguous || isPaged) && seenLayout) {
@@ -461,7 +539,7 @@ Type CacheType::parse(AsmParser &parser) {
     return {};
   return getChecked([&] { return parser.emitError(loc); }, parser.getContext(),
                     dims[0], dims[1], dims[2], dims[3], storage, blockSize,
-                    policy);
+                    policy, rollbackDepth);
 }
 
 void CacheType::print(AsmPrinter &printer) const {
@@ -475,6 +553,8 @@ void CacheType::print(AsmPrinter &printer) const {
     printer << ", paged<" << getBlockSize() << ">";
   if (getPolicy())
     printer << ", " << getPolicy();
+  if (getRollbackDepth() != 0)
+    printer << ", rollback<" << getRollbackDepth() << ">";
   printer << ">";
 }
 
@@ -626,11 +706,36 @@ LogicalResult DequantizeOp::verify() {
 }
 
 LogicalResult RollbackOp::verify() {
-  return verifyPositionCount(*this, getCount(), getCache().getType(),
-                             "rollback count");
+  CacheType cache = getCache().getType();
+  if (failed(verifyPositionCount(*this, getCount(), cache, "rollback count")))
+    return failure();
+  if (!cache.getKiviStorage() && !cache.getPolicy())
+    return success();
+  int64_t depth = cache.getRollbackDepth();
+  if (depth == 0)
+    return emitOpError("cannot roll back a cache with KIVI storage or an "
+                       "eviction policy without an undo log: its type needs "
+                       "rollback<N>");
+  APInt count;
+  if (matchPattern(getCount(), m_ConstantInt(&count)) &&
+      count.getSExtValue() > depth)
+    return emitOpError("rolls back ")
+           << count.getSExtValue() << " positions, more than the undo log "
+           << "of the cache holds (rollback<" << depth << ">)";
+  return success();
 }
 
 LogicalResult ForkOp::verify() {
   return verifyPositionCount(*this, getPrefix(), getCache().getType(),
                              "fork prefix");
+}
+
+LogicalResult CompactOp::verify() {
+  CacheType cache = getCache().getType();
+  if (getRows().getType().getRank() != 1)
+    return emitOpError("rows must be a 1-D tensor of row indices");
+  if (cache.getKiviStorage() || cache.getPolicy() || cache.isPaged() ||
+      !cache.getFloatStorage() || !cache.getFloatStorage().isF32())
+    return emitOpError("needs a contiguous f32 cache, got ") << cache;
+  return success();
 }

@@ -27,6 +27,9 @@ std::optional<runtime::KiviEvictLayout> kiviEvictLayout(CacheType cache);
 /// The bytes of a cache that lowers to a byte buffer (KIVI, eviction or
 /// both; contiguous), or nullopt for one that lowers to a float tensor.
 std::optional<int64_t> byteCacheSize(CacheType cache);
+/// Gives every value, block argument and function signature of type `from`
+/// under `root` the type `to` (e.g. the same cache with an undo log).
+void replaceCacheType(mlir::Operation *root, CacheType from, CacheType to);
 } // namespace llmc::kv
 
 #endif // LLMC_DIALECTS_KV_KVOPS_H

@@ -168,8 +168,20 @@ def KV_RollbackOp : KV_Op<"rollback", [Pure, AllTypesMatch<["cache", "result"]>]
     The length becomes `max(length - count, 0)`; rejected draft tokens are
     forgotten. A constant count must lie in [0, capacity].
 
+    A float contiguous cache rolls back by its position alone. A cache with
+    KIVI storage or an eviction policy holds more than its positions
+    (flushed token groups, evicted slots, attention masses) and needs an
+    undo log, `rollback<N>` in its type: every layer is then restored to
+    exactly the state it had before its last `count` positions (at most N)
+    were added, as if they never had been. The length is that of the
+    longest layer (a layer-skipping draft writes only some layers); a layer
+    keeps at most `length - count` positions. Attention at a position below
+    a layer's length rolls that layer back to the position first, the same
+    way, so rewriting positions (a verification after a draft) is exact too.
+
     ```mlir
     %c1 = kv.rollback %c0 by %n : !kv.cache<5x4x512x8, f32>
+    %c3 = kv.rollback %c2 by %n : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<5>>
     ```
   }];
   let arguments = (ins KV_CacheType:$cache, Index:$count);
@@ -196,6 +208,30 @@ def KV_ForkOp : KV_Op<"fork", [Pure, AllTypesMatch<["cache", "result"]>]> {
   let assemblyFormat = "$cache `prefix` $prefix attr-dict `:` qualified(type($cache))";
   let hasVerifier = 1;
   let hasCanonicalizer = 1;
+}
+
+def KV_CompactOp : KV_Op<"compact", [Pure, AllTypesMatch<["cache", "result"]>]> {
+  let summary = "Keep a token tree's accepted path (speculative decoding)";
+  let description = [{
+    A token tree's verification wrote row r at position `position + r` in
+    every layer. After acceptance, position `position + j` gets the keys and
+    values of row `rows[j]` for j < `count` (an accepted path: rows[0] = 0,
+    increasing, each row's parent before it), so the path ends up
+    contiguous as if it had been decoded alone; the positions after
+    `position + count` are then rolled back. Contiguous f32 caches.
+
+    ```mlir
+    %c1 = kv.compact %c0 at %pos rows %path count %n : tensor<5xi32>, !kv.cache<5x4x512x8, f32>
+    ```
+  }];
+  let arguments = (ins KV_CacheType:$cache, Index:$position,
+                       RankedTensorOf<[I32]>:$rows, Index:$count);
+  let results = (outs KV_CacheType:$result);
+  let assemblyFormat = [{
+    $cache `at` $position `rows` $rows `count` $count attr-dict `:`
+    type($rows) `,` qualified(type($cache))
+  }];
+  let hasVerifier = 1;
 }
 
 #endif // LLMC_KV_OPS_TD

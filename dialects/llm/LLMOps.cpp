@@ -203,6 +203,13 @@ LogicalResult RoPEOp::verify() {
            << input.getRank();
   if (headDim <= 0)
     return emitOpError("head_dim must be positive");
+  if (Value tree = getTree()) {
+    auto type = cast<RankedTensorType>(tree.getType());
+    if (type.getRank() != 1 ||
+        (isStatic(type.getDimSize(0)) && isStatic(input.getDimSize(0)) &&
+         type.getDimSize(0) != input.getDimSize(0)))
+      return emitOpError("tree must hold one parent per row, got ") << type;
+  }
   if (isStatic(input.getDimSize(1)) && input.getDimSize(1) % headDim != 0)
     return emitOpError("head_dim ")
            << headDim << " does not divide the row width "
@@ -282,6 +289,17 @@ LogicalResult AttentionOp::verify() {
       (!compatible(out.getDimSize(0), q.getDimSize(0)) ||
        !compatible(out.getDimSize(1), heads * headDim)))
     return emitOpError("result must have the queries' shape");
+  if (Value tree = getTree()) {
+    auto type = cast<RankedTensorType>(tree.getType());
+    if (type.getRank() != 1 || !compatible(type.getDimSize(0), q.getDimSize(0)))
+      return emitOpError("tree must hold one parent per query row, got ")
+             << type;
+    if (!getCausal() || getWindow())
+      return emitOpError("a tree mask needs causal attention without a "
+                         "window");
+    if (getScores())
+      return emitOpError("a tree mask does not produce attention scores");
+  }
   kv::CacheType cache = getCache().getType();
   if (cache.getHeadDim() != headDim)
     return emitOpError("head_dim ")
@@ -407,17 +425,51 @@ LogicalResult NgramDraftOp::verify() {
 }
 
 LogicalResult SpecAcceptOp::verify() {
-  auto draft = getDraft().getType(), target = getTarget().getType(),
-       tokens = getTokens().getType();
-  if (draft.getRank() != 1 || target.getRank() != 1 || tokens.getRank() != 1)
-    return emitOpError("draft, target and tokens must be 1-D token tensors");
+  auto draft = getDraft().getType(), tokens = getTokens().getType();
+  auto logits = getLogits().getType();
+  if (draft.getRank() != 1 || tokens.getRank() != 1)
+    return emitOpError("draft and tokens must be 1-D token tensors");
+  if (logits.getRank() != 2)
+    return emitOpError("logits must be rows x vocab, got ") << logits;
   if (draft.isDynamicDim(0))
     return emitOpError("draft must have a static size, got ") << draft;
   if (tokens.getDimSize(0) != draft.getDimSize(0) + 1)
     return emitOpError("tokens must hold one more than the draft (")
            << draft.getDimSize(0) + 1 << "), got " << tokens;
-  if (!target.isDynamicDim(0) && target.getDimSize(0) > draft.getDimSize(0) + 1)
-    return emitOpError("target has more rows (")
-           << target.getDimSize(0) << ") than draft + 1";
+  if (!logits.isDynamicDim(0) && logits.getDimSize(0) > draft.getDimSize(0) + 1)
+    return emitOpError("logits has more rows (")
+           << logits.getDimSize(0) << ") than draft + 1";
+  return success();
+}
+
+LogicalResult NgramTreeDraftOp::verify() {
+  if (getNgram() < 1)
+    return emitOpError("ngram must be >= 1, got ") << getNgram();
+  if (getMax() < 1)
+    return emitOpError("max must be >= 1, got ") << getMax();
+  if (getWidth() < 1)
+    return emitOpError("width must be >= 1, got ") << getWidth();
+  for (RankedTensorType type :
+       {getDraft().getType(), getParents().getType()})
+    if (type.getRank() != 1 || type.getDimSize(0) != getMax())
+      return emitOpError("draft and parents must hold max = ")
+             << getMax() << " entries, got " << type;
+  return success();
+}
+
+LogicalResult SpecAcceptTreeOp::verify() {
+  auto draft = getDraft().getType(), parents = getParents().getType(),
+       tokens = getTokens().getType(), path = getPath().getType();
+  if (draft.isDynamicDim(0) || draft.getRank() != 1)
+    return emitOpError("draft must be a 1-D tensor of static size, got ")
+           << draft;
+  if (parents != draft)
+    return emitOpError("parents must have the draft's type, got ") << parents;
+  if (tokens.getRank() != 1 || tokens.getDimSize(0) != draft.getDimSize(0) + 1 ||
+      path != tokens)
+    return emitOpError("tokens and path must hold one more than the draft (")
+           << draft.getDimSize(0) + 1 << ")";
+  if (getLogits().getType().getRank() != 2)
+    return emitOpError("logits must be rows x vocab");
   return success();
 }

@@ -27,6 +27,9 @@ namespace llmc::llm {
 /// (a speculative step: drafts, then the verification), which
 /// llmc-verify-model then checks pass by pass.
 constexpr llvm::StringLiteral kSpeculativeStepAttr = "llm.speculative";
+/// Marks the argument of a speculative step that is a separate draft
+/// model's cache (whose model may have another configuration).
+constexpr llvm::StringLiteral kDraftCacheAttr = "llm.draft_cache";
 } // namespace llmc::llm
 
 #endif // LLMC_DIALECTS_LLM_LLMOPS_H

@@ -116,6 +116,10 @@ def LLM_RoPEOp : LLM_ComputeOp<"rope", [AllTypesMatch<["input", "result"]>]> {
     starting at `position`. `freq_scale` (linear RoPE scaling) multiplies the
     positions.
 
+    Row `t` is at position `position + t`; with `tree` (a token tree's
+    verification: `tree[t]` is row t's parent row, -1 for a root, parents
+    first) at `position + depth(t)`.
+
     By default pair `i` is dimensions `(2i, 2i + 1)` (the GGUF / llama.cpp
     layout). With `half_split` it is `(i, i + rotary_dims / 2)`, the
     "rotate_half" layout of Hugging Face checkpoints, whose q/k projections
@@ -127,10 +131,14 @@ def LLM_RoPEOp : LLM_ComputeOp<"rope", [AllTypesMatch<["input", "result"]>]> {
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$input, Index:$position,
+                       Optional<RankedTensorOf<[I32]>>:$tree,
                        I64Attr:$head_dim, I64Attr:$rotary_dims, F32Attr:$theta,
                        OptionalAttr<F32Attr>:$freq_scale, UnitAttr:$half_split);
   let results = (outs LLM_FloatTensor:$result);
-  let assemblyFormat = "$input `at` $position attr-dict `:` type($input)";
+  let assemblyFormat = [{
+    $input `at` $position (`tree` `(` $tree^ `:` type($tree) `)`)?
+    attr-dict `:` type($input)
+  }];
   let hasVerifier = 1;
 }
 
@@ -167,13 +175,23 @@ def LLM_AttentionOp : LLM_ComputeOp<"attention", [
     The optional third result is the attention mass each cached position
     received (`KV_HEADS x CAPACITY`), for eviction policies.
 
+    With `tree` (a token tree's verification: `tree[t]` is row t's parent
+    row, -1 for a root; parents come before their children) row t's keys
+    and values still go to position `position + t`, but row t attends the
+    positions before `position` and the rows on its path from the root
+    (itself, its parent, ...), in that order, as a one-row step at
+    `position + depth(t)` would after decoding that path. Causal, no
+    window; contiguous f32 caches.
+
     ```mlir
     %o, %c1 = llm.attention %q, %k, %v, %c0[0] at %pos {head_dim = 8 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.353553385 : f32} : tensor<?x64xf32>, tensor<?x32xf32>, !kv.cache<5x4x512x8, f32> -> tensor<?x64xf32>
     ```
   }];
   let arguments = (ins LLM_FloatTensor:$queries, LLM_FloatTensor:$keys,
                        LLM_FloatTensor:$values, KV_CacheType:$cache,
-                       I64Attr:$layer, Index:$position, I64Attr:$num_heads,
+                       I64Attr:$layer, Index:$position,
+                       Optional<RankedTensorOf<[I32]>>:$tree,
+                       I64Attr:$num_heads,
                        I64Attr:$num_kv_heads, I64Attr:$head_dim, F32Attr:$scale,
                        DefaultValuedAttr<BoolAttr, "true">:$causal,
                        OptionalAttr<I64Attr>:$window);
@@ -181,6 +199,7 @@ def LLM_AttentionOp : LLM_ComputeOp<"attention", [
                       Optional<RankedTensorOf<[F32]>>:$scores);
   let assemblyFormat = [{
     $queries `,` $keys `,` $values `,` $cache `[` $layer `]` `at` $position
+    (`tree` `(` $tree^ `:` type($tree) `)`)?
     attr-dict `:` type($queries) `,` type($keys) `,` qualified(type($cache))
     `->` type($result) (`,` type($scores)^)?
   }];
@@ -299,27 +318,106 @@ def LLM_NgramDraftOp : LLM_Op<"ngram_draft", [Pure]> {
 }
 
 def LLM_SpecAcceptOp : LLM_Op<"spec_accept", [Pure]> {
-  let summary = "Greedy acceptance of draft tokens against the target's choices";
+  let summary = "Accept draft tokens against the target's logits: greedy or by rejection sampling";
   let description = [{
-    `draft[0, count)` were proposed after the last token; `target[i]` is the
-    target model's greedy choice after the last token and the first i draft
-    tokens (count + 1 entries, from one batched verification). Accepts the
-    longest prefix of the draft that agrees with the target plus the
-    target's own next token: `tokens[0, accepted)` are target[0, accepted),
-    with accepted - 1 the number of draft tokens that matched (so 1 <=
-    accepted <= count + 1). The output is therefore exactly what greedy
-    decoding of the target alone would produce. Entries past `accepted` are 0.
+    `draft[0, count)` were proposed after the last token; row i of `logits`
+    is the target model's prediction after the last token and the first i
+    draft tokens (count + 1 rows, from one batched verification). The
+    target's distribution p_i is the softmax of row i at `temperature`,
+    restricted to the `top_k` most likely tokens (0 = all) and then to the
+    smallest set whose mass reaches `top_p` (1 = all), exactly as plain
+    sampling draws.
+
+    At temperature 0 acceptance is greedy: the longest draft prefix that
+    agrees with the target's argmax (first maximum) per row, plus the
+    target's own next token, so the output is exactly greedy decoding's.
+    Above 0 it is the standard speculative sampling rule for a
+    deterministic draft: draft token d_i is accepted with probability
+    p_i(d_i); at the first rejection the replacement is drawn from p_i with
+    d_i removed (renormalized) and the step ends; when every draft token is
+    accepted one more token is drawn from p_count. Each emitted token is
+    then distributed exactly as sampling the target alone. Random numbers
+    come from `seed` (the same seed, logits and draft give the same
+    tokens).
+
+    `tokens[0, accepted)` are the emitted tokens (1 <= accepted <= count +
+    1; accepted - 1 draft tokens were kept); entries past them are 0.
 
     ```mlir
-    %tokens, %accepted = llm.spec_accept %draft, %n, %target : tensor<4xi32>, tensor<?xi32> -> tensor<5xi32>
+    %tokens, %accepted = llm.spec_accept %draft, %n, %logits sampling(%temp, %top_k, %top_p, %seed) : tensor<4xi32>, tensor<?x512xf32> -> tensor<5xi32>
     ```
   }];
   let arguments = (ins RankedTensorOf<[I32]>:$draft, Index:$count,
-                       RankedTensorOf<[I32]>:$target);
+                       RankedTensorOf<[F32]>:$logits, F64:$temperature,
+                       I64:$top_k, F64:$top_p, I64:$seed);
   let results = (outs RankedTensorOf<[I32]>:$tokens, Index:$accepted);
   let assemblyFormat = [{
-    $draft `,` $count `,` $target attr-dict `:` type($draft) `,` type($target)
-    `->` type($tokens)
+    $draft `,` $count `,` $logits `sampling` `(` $temperature `,` $top_k `,`
+    $top_p `,` $seed `)` attr-dict `:` type($draft) `,` type($logits) `->`
+    type($tokens)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_NgramTreeDraftOp : LLM_Op<"ngram_tree_draft", [Pure,
+    AllTypesMatch<["draft", "parents"]>]> {
+  let summary = "Draft a token tree by prompt lookup: several continuations";
+  let description = [{
+    Like `llm.ngram_draft`, but every earlier occurrence of the last
+    `ngram` (then fewer) tokens of `history[0, length)` contributes the
+    tokens that followed it, merged into a trie of at most `max` nodes and
+    `width` branches: node i is `draft[i]`; numbering the verification's
+    rows with the last token as row 0 and node i as row i + 1,
+    `parents[i]` is the row of its parent (0 for the last token). Parents
+    come before children, siblings are distinct, and any prefix of the
+    nodes is a tree. `count` is the number of nodes; entries past it are 0.
+
+    ```mlir
+    %draft, %parents, %n = llm.ngram_tree_draft %history, %len {ngram = 3 : i64, max = 8 : i64, width = 3 : i64} : tensor<?xi32> -> tensor<8xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32]>:$history, Index:$length,
+                       I64Attr:$ngram, I64Attr:$max, I64Attr:$width);
+  let results = (outs RankedTensorOf<[I32]>:$draft,
+                      RankedTensorOf<[I32]>:$parents, Index:$count);
+  let assemblyFormat = [{
+    $history `,` $length attr-dict `:` type($history) `->` type($draft)
+  }];
+  let hasVerifier = 1;
+}
+
+def LLM_SpecAcceptTreeOp : LLM_Op<"spec_accept_tree", [Pure,
+    AllTypesMatch<["tokens", "path"]>, AllTypesMatch<["draft", "parents"]>]> {
+  let summary = "Accept a path of a draft token tree against the target's logits";
+  let description = [{
+    The tree's nodes `draft[0, count)` (node i's parent row `parents[i]`,
+    as `llm.ngram_tree_draft` numbers them) were verified in one batch: row
+    0 of `logits` is the target after the last token, row i + 1 after the
+    path to node i.
+    Starting at the root, the target's token for the current row is taken
+    (greedy at temperature 0; above, the multi-candidate rejection rule:
+    the children, distinct tokens, are tried in order, each kept with its
+    probability under what earlier rejections left, else a token is drawn
+    from the rest, so every emitted token is distributed as sampling the
+    target); when a child has that token the walk moves to it, else the
+    step ends. `tokens[0, accepted)` are the emitted tokens and
+    `path[0, accepted)` the rows of the accepted path (row 0 first), whose
+    positions `kv.compact` keeps. Sampling settings as `llm.spec_accept`.
+
+    ```mlir
+    %tokens, %path, %accepted = llm.spec_accept_tree %draft, %parents, %n, %logits sampling(%temp, %top_k, %top_p, %seed) : tensor<8xi32>, tensor<?x512xf32> -> tensor<9xi32>
+    ```
+  }];
+  let arguments = (ins RankedTensorOf<[I32]>:$draft,
+                       RankedTensorOf<[I32]>:$parents, Index:$count,
+                       RankedTensorOf<[F32]>:$logits, F64:$temperature,
+                       I64:$top_k, F64:$top_p, I64:$seed);
+  let results = (outs RankedTensorOf<[I32]>:$tokens,
+                      RankedTensorOf<[I32]>:$path, Index:$accepted);
+  let assemblyFormat = [{
+    $draft `,` $parents `,` $count `,` $logits `sampling` `(` $temperature `,`
+    $top_k `,` $top_p `,` $seed `)` attr-dict `:` type($draft) `,`
+    type($logits) `->` type($tokens)
   }];
   let hasVerifier = 1;
 }

@@ -156,7 +156,10 @@ std::string llmc::api::parseSpecSpec(llvm::StringRef spec, SpecSpec &out) {
                      ? "give the layers to skip, e.g. skip-1:3"
                      : "give the first layer to drop, e.g. exit-3");
     llvm::SmallVector<llvm::StringRef> layers;
-    options.front().split(layers, ':');
+    if (out.drafter == "skip" && options.front() == "auto")
+      out.autoLayers = true; // chosen by the driver's calibration search
+    else
+      options.front().split(layers, ':');
     for (llvm::StringRef layer : layers) {
       int64_t value = 0;
       if (!number(layer, value))
@@ -170,24 +173,36 @@ std::string llmc::api::parseSpecSpec(llvm::StringRef spec, SpecSpec &out) {
       out.skipLayers.clear();
     }
     options = options.drop_front();
-  } else if (out.drafter != "ngram") {
-    return bad("expected ngram[-kK][-nN], skip-L1:L2...[-kK] or exit-E[-kK], "
-               "e.g. ngram-k4");
+  } else if (out.drafter != "ngram" && out.drafter != "model") {
+    return bad("expected ngram[-kK][-nN][-tW], skip-L1:L2...[-kK], "
+               "exit-E[-kK] or model[-kK] (with --draft-model), e.g. "
+               "ngram-k4");
   }
+  bool hasK = false;
   for (llvm::StringRef part : options) {
+    if (part == "a") {
+      out.adaptive = true;
+      continue;
+    }
     char key = part.empty() ? 0 : part.front();
     int64_t value = 0;
-    bool known = key == 'k' || (key == 'n' && out.drafter == "ngram");
+    bool known = key == 'k' ||
+                 ((key == 'n' || key == 't') && out.drafter == "ngram");
     if (!known || !number(part.drop_front(), value))
       return bad("'" + part + "' is not " +
-                 (out.drafter == "ngram" ? "kK or nN" : "kK"));
-    (key == 'k' ? out.k : out.ngram) = value;
+                 (out.drafter == "ngram" ? "kK, nN, tW or a" : "kK or a"));
+    (key == 'k' ? out.k : key == 'n' ? out.ngram : out.treeWidth) = value;
+    hasK |= key == 'k';
   }
   if (out.k < 1 || out.k > 15)
     return bad("k (draft tokens per step) must be in [1, 15], got " +
                llvm::Twine(out.k));
   if (out.ngram < 1)
     return bad("n must be >= 1");
+  if (out.treeWidth < 1)
+    return bad("t (token tree branches) must be >= 1");
+  if (out.autoLayers && !hasK)
+    out.k = 0;
   return "";
 }
 
@@ -294,6 +309,72 @@ static runtime::ModelInfo describeModel(func::FuncOp prefill,
   return info;
 }
 
+/// Imports the draft model at `path` for the target `module`: its step
+/// functions become @draft_prefill / @draft_decode (other functions and
+/// its weights take a "draft." prefix) and join the module; `info` records
+/// its cache. It must share the target's vocabulary and serve `context`
+/// positions.
+static llvm::Error mergeDraftModel(MLIRContext &context, ModuleOp module,
+                                   llvm::StringRef path, int64_t positions,
+                                   runtime::ModelInfo &info) {
+  auto fail = [&](const llvm::Twine &message) {
+    return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                   (path + ": " + message).str());
+  };
+  llvm::SmallString<256> absolute(path);
+  llvm::sys::fs::make_absolute(absolute);
+  if (!llvm::sys::fs::exists(absolute))
+    return fail("no such file or directory (--draft-model)");
+  import::ImportOptions importOptions;
+  importOptions.contextLength = positions;
+  llvm::Expected<OwningOpRef<ModuleOp>> draft =
+      import::importModel(context, absolute, importOptions);
+  if (!draft)
+    return draft.takeError();
+  auto prefill = (*draft)->lookupSymbol<func::FuncOp>("prefill");
+  if (!prefill || !(*draft)->lookupSymbol<func::FuncOp>("decode"))
+    return fail("the draft model has no @prefill and @decode");
+  runtime::ModelInfo draftInfo = describeModel(prefill, absolute);
+  if (draftInfo.vocabSize != info.vocabSize)
+    return fail("the draft model's vocabulary has " +
+                llvm::Twine(draftInfo.vocabSize) +
+                " tokens but the target's has " + llvm::Twine(info.vocabSize) +
+                "; a draft model must share the target's vocabulary");
+  if (draftInfo.capacity < positions)
+    return fail("the draft model's cache holds " +
+                llvm::Twine(draftInfo.capacity) + " positions, fewer than " +
+                "the target's " + llvm::Twine(positions) +
+                " (give a smaller --context)");
+  // Rename every symbol of the draft module, then move its ops over.
+  SmallVector<Operation *> symbols;
+  for (Operation &op : (*draft)->getBody()->getOperations())
+    if (SymbolTable::getSymbolName(&op))
+      symbols.push_back(&op);
+  for (Operation *op : symbols) {
+    StringRef name = SymbolTable::getSymbolName(op).getValue();
+    std::string renamed = isa<func::FuncOp>(op) &&
+                                  (name == "prefill" || name == "decode")
+                              ? ("draft_" + name).str()
+                              : ("draft." + name).str();
+    auto attr = StringAttr::get(&context, renamed);
+    if (failed(SymbolTable::replaceAllSymbolUses(op, attr, **draft)))
+      return fail("cannot rename the draft model's symbol @" + name);
+    SymbolTable::setSymbolName(op, attr);
+    // Weights are also named by tensor ("draft.blk.0.attn_q.weight"), so
+    // --quantize overrides can pick the draft's: f32,draft.*=q4_0.
+    if (auto weight = dyn_cast<llm::WeightOp>(op))
+      weight.setTensorName(("draft." + weight.getTensorName()).str());
+  }
+  for (Operation &op :
+       llvm::make_early_inc_range((*draft)->getBody()->getOperations()))
+    op.moveBefore(module.getBody(), module.getBody()->end());
+  info.draftLayers = draftInfo.layers;
+  info.draftKvHeads = draftInfo.kvHeads;
+  info.draftCapacity = draftInfo.capacity;
+  info.draftHeadDim = draftInfo.headDim;
+  return llvm::Error::success();
+}
+
 llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
                                     llvm::StringRef outputPath,
                                     const CompileOptions &options,
@@ -335,6 +416,8 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
   if (!prefill)
     return fail(modelPath + ": the imported module has no @prefill");
   runtime::ModelInfo info = describeModel(prefill, absolute);
+  // The positions the model serves (an evicting cache holds fewer).
+  int64_t context_ = info.capacity;
   if (!options.kv.empty()) {
     stage("kv");
     KVSpec spec;
@@ -373,18 +456,36 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     SpecSpec spec;
     if (std::string error = parseSpecSpec(options.spec, spec); !error.empty())
       return fail("--spec " + error);
+    if (spec.autoLayers)
+      return fail("--spec " + options.spec +
+                  ": the llmc driver resolves skip-auto by a search (llmc "
+                  "spec-search); give the layers here, e.g. skip-2-k2");
+    if (spec.drafter == "model") {
+      if (options.draftModel.empty())
+        return fail("--spec " + options.spec +
+                    " drafts with a separate model: give --draft-model FILE");
+      if (llvm::Error error = mergeDraftModel(context, **module,
+                                              options.draftModel, context_,
+                                              info))
+        return error;
+    } else if (!options.draftModel.empty()) {
+      return fail("--draft-model needs --spec model[-kK]");
+    }
     SpeculativeDecodeOptions pass;
     pass.drafter = spec.drafter;
     pass.k = spec.k;
     pass.ngram = spec.ngram;
     pass.skipLayers.assign(spec.skipLayers.begin(), spec.skipLayers.end());
     pass.exitLayer = spec.exitLayer;
+    pass.treeWidth = spec.treeWidth;
     PassManager spm(&context);
     spm.addPass(createSpeculativeDecode(pass));
     if (failed(spm.run(**module)))
       return fail(modelPath + ": speculative decoding failed: " + diagnostics);
     info.specTokens = spec.k + 1;
     info.spec = options.spec;
+    // A KIVI or evicting cache now carries its undo log (rollback<k + 1>).
+    info.cacheBytes = describeModel(prefill, absolute).cacheBytes;
   }
 
   if (!options.quantize.empty() || options.reorderOutliers) {
@@ -534,6 +635,15 @@ llmc::api::compileCached(llvm::StringRef modelPath,
   add(options.reorderOutliers ? "reorder" : "");
   add(options.kv);
   add(options.spec);
+  if (!options.draftModel.empty()) {
+    llvm::SmallString<256> draft(options.draftModel);
+    llvm::sys::fs::make_absolute(draft);
+    llvm::sys::fs::file_status draftStatus;
+    if (llvm::sys::fs::status(draft, draftStatus))
+      return fail(options.draftModel +
+                  ": no such file or directory (--draft-model)");
+    addFile(draft, draftStatus);
+  }
   // The statistics by content: recalibrating changes the artifact.
   if (!options.activationStats.empty()) {
     llvm::ErrorOr<std::unique_ptr<llvm::MemoryBuffer>> stats =

@@ -216,7 +216,8 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   CompressionArgs compression;
   addCompressionOptions(parser, compression);
   std::string spec, promptText;
-  addSpecOption(parser, spec);
+  std::string draftModel;
+  addSpecOption(parser, spec, draftModel);
   parser.option("--prompt", promptText, "TEXT",
                 "prefill this text (the model's tokenizer) instead of "
                 "--prompt-tokens synthetic tokens");
@@ -272,8 +273,15 @@ int llmc::driver::runBench(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit =
           applyCompressionOptions(compression, options, parser, ctx))
     return *exit;
-  if (std::optional<int> exit = applySpecOption(spec, options, parser, ctx))
+  if (std::optional<int> exit =
+          applySpecOption(spec, draftModel, options, parser, ctx))
     return *exit;
+  if (llvm::Error err = resolveAutoSpec(
+          model, options,
+          promptText.empty() ? std::vector<std::string>()
+                             : std::vector{promptText},
+          genTokens, threads, "", ctx.err))
+    return ctx.fail(std::move(err));
   llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
     return ctx.fail(loaded.takeError());

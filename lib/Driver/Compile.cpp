@@ -30,7 +30,8 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   CompressionArgs compression;
   addCompressionOptions(parser, compression);
   std::string spec;
-  addSpecOption(parser, spec);
+  std::string draftModel;
+  addSpecOption(parser, spec, draftModel);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -51,8 +52,12 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit =
           applyCompressionOptions(compression, options, parser, ctx))
     return *exit;
-  if (std::optional<int> exit = applySpecOption(spec, options, parser, ctx))
+  if (std::optional<int> exit =
+          applySpecOption(spec, draftModel, options, parser, ctx))
     return *exit;
+  if (llvm::Error err =
+          resolveAutoSpec(model, options, {}, 0, 0, "", ctx.err))
+    return ctx.fail(std::move(err));
   Progress progress(ctx.err, /*enabled=*/!json);
   Stopwatch watch;
   llvm::Error err = api::compileModel(model, output, options,

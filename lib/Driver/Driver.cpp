@@ -31,6 +31,9 @@ const Subcommand kSubcommands[] = {
     {"calibrate", "record per-channel activation statistics of the "
                   "projections (for activation-aware quantization)",
      runCalibrate},
+    {"spec-search", "search the layers a self-speculative draft skips (and "
+                    "its k) by measuring candidates on calibration text",
+     runSpecSearch},
     {"gen-model", "write a synthetic Llama GGUF model with random weights",
      runGenModel},
     {"demo", "compile and run the demo model llmc ships", runDemo},

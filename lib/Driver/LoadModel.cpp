@@ -9,6 +9,9 @@
 #include "llmc/Import/GGUF.h"
 #include "llvm/Support/FileSystem.h"
 #include <algorithm>
+#include <cmath>
+#include <optional>
+#include <random>
 
 using namespace llmc;
 using namespace llmc::driver;
@@ -79,26 +82,41 @@ std::optional<int> llmc::driver::applyCompressionOptions(
   return std::nullopt;
 }
 
-void llmc::driver::addSpecOption(ArgParser &parser, std::string &spec) {
+void llmc::driver::addSpecOption(ArgParser &parser, std::string &spec,
+                                 std::string &draftModel) {
+  parser.option("--draft-model", draftModel, "FILE",
+                "the draft model of --spec model[-kK]: a GGUF file or "
+                "Hugging Face directory with the target's vocabulary (e.g. a "
+                "smaller or quantized model of the same family)");
   parser.option("--spec", spec, "SPEC",
-                "speculative decoding (greedy; the output is exactly plain "
-                "greedy decoding's): ngram[-kK][-nN] drafts by prompt lookup "
+                "speculative decoding (lossless: greedy output is exactly "
+                "plain greedy decoding's, sampled output is distributed as "
+                "plain sampling's): ngram[-kK][-nN][-tW] drafts by prompt lookup "
                 "(k draft tokens per step, default 4; n-gram up to N, default "
-                "3), skip-L1:L2...[-kK] drafts with the model minus those "
-                "layers (SWIFT-style), exit-E[-kK] with its first E layers "
-                "(early exit), e.g. ngram-k4");
+                "3; with tW a token tree of up to W continuations), skip-L1:L2...[-kK] drafts with the model minus those "
+                "layers (SWIFT-style), skip-auto[-kK] picks the layers (and "
+                "k) by measuring candidates first (see llmc spec-search; on "
+                "--prompt for run and bench, else built-in text), "
+                "exit-E[-kK] with its first E layers "
+                "(early exit), model[-kK] with --draft-model; -a adapts the draft length (0 to K) to the "
+                "acceptance, e.g. ngram-k4, skip-2-k3-a");
 }
 
-std::optional<int> llmc::driver::applySpecOption(const std::string &spec,
-                                                 api::CompileOptions &options,
-                                                 const ArgParser &parser,
-                                                 Context &ctx) {
-  if (!spec.empty()) {
-    api::SpecSpec parsed;
+std::optional<int> llmc::driver::applySpecOption(
+    const std::string &spec, const std::string &draftModel,
+    api::CompileOptions &options, const ArgParser &parser, Context &ctx) {
+  api::SpecSpec parsed;
+  if (!spec.empty())
     if (std::string error = api::parseSpecSpec(spec, parsed); !error.empty())
       return parser.usageError(ctx, "--spec " + error);
-  }
+  if (parsed.drafter == "model" && draftModel.empty())
+    return parser.usageError(ctx, "--spec " + spec +
+                                      " drafts with a separate model: give "
+                                      "--draft-model FILE");
+  if (!draftModel.empty() && parsed.drafter != "model")
+    return parser.usageError(ctx, "--draft-model needs --spec model[-kK]");
   options.spec = spec;
+  options.draftModel = draftModel;
   return std::nullopt;
 }
 
@@ -106,22 +124,113 @@ int32_t llmc::driver::argmax(llvm::ArrayRef<float> row) {
   return int32_t(std::max_element(row.begin(), row.end()) - row.begin());
 }
 
+llmc::driver::DraftLength::DraftLength(int64_t maxDraft) : maxDraft(maxDraft) {
+  seconds.assign(size_t(maxDraft + 1), 0.0);
+  weight.assign(size_t(maxDraft + 1), 0.0);
+}
+
+double llmc::driver::DraftLength::acceptance() const {
+  return (accepted + 1.0) / (accepted + rejected + 2.0);
+}
+
+double llmc::driver::DraftLength::expectedTokens(int64_t k) const {
+  // Geometric acceptance: draft token i is kept with probability alpha^i
+  // when a draft is available (match of the steps that asked for one).
+  double alpha = std::min(acceptance(), 0.999);
+  double match = (matched + 1.0) / (asked + 1.0);
+  return 1.0 + match * alpha * (1.0 - std::pow(alpha, double(k))) /
+                   (1.0 - alpha);
+}
+
+double llmc::driver::DraftLength::stepSeconds(int64_t k) const {
+  // Measured where tried; elsewhere linear through the nearest measured
+  // lengths (a prior slope of half a step per draft token when only one
+  // length has been measured).
+  if (weight[size_t(k)] > 0)
+    return seconds[size_t(k)] / weight[size_t(k)];
+  int64_t below = -1, above = -1;
+  for (int64_t j = k - 1; j >= 0 && below < 0; --j)
+    if (weight[size_t(j)] > 0)
+      below = j;
+  for (int64_t j = k + 1; j <= maxDraft && above < 0; ++j)
+    if (weight[size_t(j)] > 0)
+      above = j;
+  auto at = [&](int64_t j) { return seconds[size_t(j)] / weight[size_t(j)]; };
+  if (below >= 0 && above >= 0)
+    return at(below) +
+           (at(above) - at(below)) * double(k - below) / double(above - below);
+  int64_t known = below >= 0 ? below : above;
+  if (known < 0)
+    return 1.0 + 0.5 * double(k);
+  // Slope from a second measured length on the same side, else the prior.
+  int64_t other = -1;
+  for (int64_t j = 0; j <= maxDraft; ++j)
+    if (j != known && weight[size_t(j)] > 0 &&
+        (other < 0 || std::abs(j - known) < std::abs(other - known)))
+      other = j;
+  double slope = other >= 0 ? (at(other) - at(known)) / double(other - known)
+                            : 0.5 * at(known) / (1.0 + 0.5 * double(known));
+  return std::max(at(known) + slope * double(k - known), 1e-9);
+}
+
+int64_t llmc::driver::DraftLength::next() {
+  ++steps;
+  int64_t best = 0;
+  double bestRate = 0;
+  for (int64_t k = 0; k <= maxDraft; ++k) {
+    double rate = expectedTokens(k) / stepSeconds(k);
+    if (rate > bestRate) {
+      bestRate = rate;
+      best = k;
+    }
+  }
+  // Explore a neighbour now and then so the cost of other lengths (and the
+  // acceptance, when the best length drafts nothing) stays measured.
+  if (steps % 8 == 0)
+    return std::clamp<int64_t>(best + ((steps / 8) % 2 ? 1 : -1), 0,
+                               maxDraft);
+  return best;
+}
+
+void llmc::driver::DraftLength::observe(int64_t limit, int64_t drafted,
+                          int64_t acceptedDrafts, double stepSeconds) {
+  constexpr double kDecay = 0.95;
+  accepted = accepted * kDecay + double(acceptedDrafts);
+  rejected = rejected * kDecay + (acceptedDrafts < drafted ? 1.0 : 0.0);
+  if (limit > 0) {
+    asked = asked * kDecay + 1.0;
+    matched = matched * kDecay + (drafted > 0 ? 1.0 : 0.0);
+  }
+  for (size_t j = 0; j < seconds.size(); ++j) {
+    seconds[j] *= kDecay;
+    weight[j] *= kDecay;
+  }
+  seconds[size_t(limit)] += stepSeconds;
+  weight[size_t(limit)] += 1.0;
+}
+
 llvm::Expected<GreedyRun>
-llmc::driver::generateGreedy(runtime::CompiledModel &model,
-                             llvm::ArrayRef<int32_t> prompt, int64_t maxTokens,
-                             int32_t eos, bool speculative,
-                             llvm::function_ref<void(int32_t)> onToken) {
+llmc::driver::generate(runtime::CompiledModel &model,
+                       llvm::ArrayRef<int32_t> prompt, int64_t maxTokens,
+                       int32_t eos, const Decoding &decoding,
+                       llvm::function_ref<void(int32_t)> onToken) {
   GreedyRun run;
   model.reset();
   llvm::Expected<llvm::ArrayRef<float>> logits = model.forward(prompt);
   if (!logits)
     return logits.takeError();
   const runtime::ModelInfo &info = model.getInfo();
+  runtime::Sampler sampler(decoding.sampling);
+  // Each speculative step's draws come from a seed of this stream.
+  std::mt19937_64 seeds(decoding.sampling.seed ^ 0x5bd1e995u);
+  std::optional<DraftLength> adaptive;
+  if (decoding.adaptive && info.specTokens > 1)
+    adaptive.emplace(info.specTokens - 1);
   std::vector<int32_t> history(prompt.begin(), prompt.end());
   history.reserve(prompt.size() + size_t(maxTokens) + 16);
   run.tokens.reserve(size_t(maxTokens));
   Stopwatch watch;
-  int32_t next = argmax(logits->take_back(size_t(info.vocabSize)));
+  int32_t next = sampler.sample(logits->take_back(size_t(info.vocabSize)));
   // Emits `token`; false when generation ends before it.
   auto emit = [&](int32_t token) {
     if (token == eos || int64_t(run.tokens.size()) >= maxTokens)
@@ -134,15 +243,25 @@ llmc::driver::generateGreedy(runtime::CompiledModel &model,
   };
   while (emit(next) && int64_t(run.tokens.size()) < maxTokens) {
     // `next` is the last token of `history` and has not run yet.
-    if (speculative && model.canSpeculate() &&
+    if (decoding.speculative && model.canSpeculate() &&
         model.getPosition() + info.specTokens <= info.contextLength()) {
+      runtime::CompiledModel::SpecControl control;
+      control.sampling = decoding.sampling;
+      control.seed = seeds();
+      if (adaptive)
+        control.draftLimit = adaptive->next();
+      Stopwatch stepWatch;
       llvm::Expected<runtime::CompiledModel::SpecStep> step =
-          model.speculate(history);
+          model.speculate(history, control);
       if (!step)
         return step.takeError();
+      int64_t acceptedDrafts = int64_t(step->tokens.size()) - 1;
+      if (adaptive)
+        adaptive->observe(control.draftLimit, step->drafted, acceptedDrafts,
+                          stepWatch.seconds());
       ++run.steps;
       run.drafted += step->drafted;
-      run.acceptedDrafts += int64_t(step->tokens.size()) - 1;
+      run.acceptedDrafts += acceptedDrafts;
       bool more = true;
       for (int32_t token : step->tokens.drop_back())
         if (!(more = emit(token)))
@@ -155,10 +274,27 @@ llmc::driver::generateGreedy(runtime::CompiledModel &model,
     logits = model.forward({next});
     if (!logits)
       return logits.takeError();
-    next = argmax(*logits);
+    next = sampler.sample(*logits);
   }
   run.seconds = watch.seconds();
   return std::move(run);
+}
+
+llvm::Expected<GreedyRun>
+llmc::driver::generateGreedy(runtime::CompiledModel &model,
+                             llvm::ArrayRef<int32_t> prompt, int64_t maxTokens,
+                             int32_t eos, bool speculative,
+                             llvm::function_ref<void(int32_t)> onToken) {
+  Decoding decoding;
+  decoding.speculative = speculative;
+  decoding.adaptive = speculative && isAdaptiveSpec(model.getInfo().spec);
+  return generate(model, prompt, maxTokens, eos, decoding, onToken);
+}
+
+bool llmc::driver::isAdaptiveSpec(llvm::StringRef spec) {
+  api::SpecSpec parsed;
+  return !spec.empty() && api::parseSpecSpec(spec, parsed).empty() &&
+         parsed.adaptive;
 }
 
 llvm::Expected<LoadedModel>

@@ -39,7 +39,8 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   CompressionArgs compression;
   addCompressionOptions(parser, compression);
   std::string spec;
-  addSpecOption(parser, spec);
+  std::string draftModel;
+  addSpecOption(parser, spec, draftModel);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -53,9 +54,6 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
     return parser.usageError(ctx, "--top-p must be in (0, 1]");
   if (threads < 0)
     return parser.usageError(ctx, "--threads must be >= 0");
-  if (!spec.empty() && temperature != 0)
-    return parser.usageError(ctx, "--spec decodes greedily: give "
-                                  "--temperature 0");
   if (!llvm::sys::fs::exists(model))
     return ctx.fail(model + ": no such file or directory");
   auto noTokenizer = [&](llvm::StringRef directory) {
@@ -72,8 +70,14 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit =
           applyCompressionOptions(compression, options, parser, ctx))
     return *exit;
-  if (std::optional<int> exit = applySpecOption(spec, options, parser, ctx))
+  if (std::optional<int> exit =
+          applySpecOption(spec, draftModel, options, parser, ctx))
     return *exit;
+  if (llvm::Error err = resolveAutoSpec(
+          model, options,
+          prompt.empty() ? std::vector<std::string>() : std::vector{prompt}, 0,
+          threads, tokenizerPath, ctx.err))
+    return ctx.fail(std::move(err));
   llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
     return ctx.fail(loaded.takeError());
@@ -132,10 +136,14 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   double prefillSeconds = 0, decodeSeconds = 0;
   llvm::json::Object specStats;
   if (!spec.empty()) {
-    // Greedy speculative decoding (the prompt's time is not split out).
-    llvm::Expected<GreedyRun> run = generateGreedy(
-        runner, ids, maxTokens, tokenizer->getEos(), /*speculative=*/true,
-        show);
+    // Speculative decoding, greedy or sampled (the prompt's time is not
+    // split out).
+    Decoding decoding;
+    decoding.sampling = sampling;
+    decoding.speculative = true;
+    decoding.adaptive = isAdaptiveSpec(info.spec);
+    llvm::Expected<GreedyRun> run =
+        generate(runner, ids, maxTokens, tokenizer->getEos(), decoding, show);
     if (!run)
       return ctx.fail(run.takeError());
     decodeSeconds = run->seconds;

@@ -198,7 +198,8 @@ private:
 
   Value rope(Value x, Value pos) {
     auto op = llm::RoPEOp::create(
-        b, loc, x.getType(), x, pos, b.getI64IntegerAttr(c.headDim),
+        b, loc, x.getType(), x, pos, /*tree=*/Value(),
+        b.getI64IntegerAttr(c.headDim),
         b.getI64IntegerAttr(c.ropeDims), b.getF32FloatAttr(float(c.ropeTheta)),
         c.ropeFreqScale != 1.0 ? b.getF32FloatAttr(float(c.ropeFreqScale))
                                : FloatAttr(),
@@ -230,7 +231,8 @@ private:
       Value v = linear(h, p + "attn_v.weight", rows, kvWidth);
       auto attention = llm::AttentionOp::create(
           b, loc, act(rows, qWidth), cacheType, Type(), q, k, v, cache,
-          b.getI64IntegerAttr(l), pos, b.getI64IntegerAttr(c.heads),
+          b.getI64IntegerAttr(l), pos, /*tree=*/Value(),
+          b.getI64IntegerAttr(c.heads),
           b.getI64IntegerAttr(c.kvHeads), b.getI64IntegerAttr(c.headDim),
           b.getF32FloatAttr(scale), b.getBoolAttr(true), IntegerAttr());
       cache = attention.getNewCache();

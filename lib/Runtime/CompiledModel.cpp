@@ -72,6 +72,9 @@ std::string ModelInfo::toJSON() const {
                        {"max_positions", maxPositions},
                        {"spec_tokens", specTokens},
                        {"spec", spec},
+                       {"draft_cache", llvm::json::Array{draftLayers, draftKvHeads,
+                                                         draftCapacity,
+                                                         draftHeadDim}},
                        {"weight_files", std::move(files)}};
   llvm::json::Array tensorList;
   for (const TensorLocation &t : tensors)
@@ -110,6 +113,18 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
   info.maxPositions = o->getInteger("max_positions").value_or(0);
   info.specTokens = o->getInteger("spec_tokens").value_or(0);
   info.spec = o->getString("spec").value_or("").str();
+  if (const llvm::json::Array *draft = o->getArray("draft_cache")) {
+    int64_t *dims[] = {&info.draftLayers, &info.draftKvHeads,
+                       &info.draftCapacity, &info.draftHeadDim};
+    if (draft->size() != 4)
+      return fail(origin + ": bad draft_cache entry");
+    for (size_t i = 0; i < 4; ++i) {
+      std::optional<int64_t> v = (*draft)[i].getAsInteger();
+      if (!v || *v < 0)
+        return fail(origin + ": bad draft_cache entry");
+      *dims[i] = *v;
+    }
+  }
   if (const llvm::json::Array *files = o->getArray("weight_files"))
     for (const llvm::json::Value &v : *files) {
       const llvm::json::Object *f = v.getAsObject();
@@ -213,6 +228,10 @@ CompiledModel::load(llvm::StringRef libraryPath) {
                                mi.headDim),
                         0.0f);
   model->logits.resize(size_t(mi.vocabSize));
+  if (mi.draftLayers > 0)
+    model->draftCache.assign(size_t(2 * mi.draftLayers * mi.draftKvHeads *
+                                    mi.draftCapacity * mi.draftHeadDim),
+                             0.0f);
   if (model->specFn && mi.specTokens < 1)
     return fail(libraryPath + ": @spec_step without its token count in the "
                               "model info (recompile the model)");
@@ -258,7 +277,8 @@ CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
 }
 
 llvm::Expected<CompiledModel::SpecStep>
-CompiledModel::speculate(llvm::ArrayRef<int32_t> history) {
+CompiledModel::speculate(llvm::ArrayRef<int32_t> history,
+                         const SpecControl &control) {
   if (!specFn)
     return fail(libraryPath + ": compiled without speculative decoding "
                               "(compile with --spec)");
@@ -283,20 +303,49 @@ CompiledModel::speculate(llvm::ArrayRef<int32_t> history) {
                       {int64_t(history.size())});
   auto kv = describe(cache.data(), {2, info.layers, info.kvHeads,
                                     info.capacity, info.headDim});
+  // A KIVI or evicting cache is a byte buffer (as in forward).
+  auto kvBytes = describe(byteCache.data(), {info.cacheBytes});
+  void *kvArg = info.cacheBytes > 0 ? static_cast<void *>(&kvBytes)
+                                    : static_cast<void *>(&kv);
   auto w = describe(weights, {weightsSize});
   auto tokens = describe(specTokens.data(), {info.specTokens});
   auto accepted = describe(counts, {2});
-  using SpecFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t,
-                          MemRef<uint8_t, 1> *, MemRef<int32_t, 1> *,
-                          MemRef<int32_t, 1> *);
-  reinterpret_cast<SpecFn>(specFn)(&ids, &kv, position, &w, &tokens,
-                                   &accepted);
+  int64_t limit = control.draftLimit < 0
+                      ? info.specTokens - 1
+                      : std::min(control.draftLimit, info.specTokens - 1);
+  const SamplingOptions &sampling = control.sampling;
+  if (info.draftLayers > 0) {
+    // A separate draft model: its cache and the position it is valid to.
+    auto draftKv = describe(draftCache.data(),
+                            {2, info.draftLayers, info.draftKvHeads,
+                             info.draftCapacity, info.draftHeadDim});
+    using SpecFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t, int64_t,
+                            double, int64_t, double, int64_t,
+                            MemRef<float, 5> *, int64_t, MemRef<uint8_t, 1> *,
+                            MemRef<int32_t, 1> *, MemRef<int32_t, 1> *);
+    reinterpret_cast<SpecFn>(specFn)(
+        &ids, kvArg, position, limit, sampling.temperature, sampling.topK,
+        sampling.topP, int64_t(control.seed), &draftKv, draftPosition, &w,
+        &tokens, &accepted);
+  } else {
+    using SpecFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t, int64_t,
+                            double, int64_t, double, int64_t,
+                            MemRef<uint8_t, 1> *, MemRef<int32_t, 1> *,
+                            MemRef<int32_t, 1> *);
+    reinterpret_cast<SpecFn>(specFn)(
+        &ids, kvArg, position, limit, sampling.temperature, sampling.topK,
+        sampling.topP, int64_t(control.seed), &w, &tokens, &accepted);
+  }
   int32_t count = counts[0];
   if (count < 1 || count > info.specTokens || counts[1] < count - 1)
     return fail(llvm::formatv("@spec_step returned {0} tokens of {1} drafted "
                               "(expected 1 to {2})",
                               count, counts[1], info.specTokens)
                     .str());
+  // The draft model saw the last token and its own draft tokens up to the
+  // last one it produced; those agreeing with the output stay valid.
+  if (info.draftLayers > 0 && counts[1] > 0)
+    draftPosition = position + 1 + std::min<int64_t>(count - 1, counts[1] - 1);
   position += count;
   return SpecStep{llvm::ArrayRef<int32_t>(specTokens.data(), size_t(count)),
                   counts[1]};
@@ -310,43 +359,8 @@ int32_t Sampler::sample(llvm::ArrayRef<float> row) {
         best = i;
     return best;
   }
-  candidates.clear();
-  candidates.reserve(row.size());
-  for (int32_t i = 0, e = int32_t(row.size()); i < e; ++i)
-    candidates.push_back({row[i], i});
-  size_t keep = candidates.size();
-  if (options.topK > 0 && size_t(options.topK) < keep)
-    keep = size_t(options.topK);
-  std::partial_sort(candidates.begin(), candidates.begin() + keep,
-                    candidates.end(), [](const auto &a, const auto &b) {
-                      return a.first > b.first ||
-                             (a.first == b.first && a.second < b.second);
-                    });
-  candidates.resize(keep);
-  // Softmax at the temperature, in double for stability.
-  double maxLogit = candidates.front().first, total = 0.0;
-  probs.assign(keep, 0.0);
-  for (size_t i = 0; i < keep; ++i)
-    total += probs[i] =
-        std::exp((double(candidates[i].first) - maxLogit) / options.temperature);
-  // Top-p: the smallest prefix whose mass reaches top_p.
-  double mass = 0.0;
-  size_t cut = keep;
-  for (size_t i = 0; i < keep; ++i) {
-    mass += probs[i] / total;
-    if (mass >= options.topP) {
-      cut = i + 1;
-      break;
-    }
-  }
-  double kept = 0.0;
-  for (size_t i = 0; i < cut; ++i)
-    kept += probs[i];
-  double draw = std::uniform_real_distribution<double>(0.0, kept)(rng);
-  for (size_t i = 0; i < cut; ++i) {
-    draw -= probs[i];
-    if (draw <= 0.0)
-      return candidates[i].second;
-  }
-  return candidates[cut - 1].second;
+  distribution.compute(row.data(), int64_t(row.size()), 1,
+                       options.temperature, options.topK, options.topP);
+  return distribution.pick(
+      std::uniform_real_distribution<double>(0.0, distribution.total)(rng));
 }

@@ -10,6 +10,7 @@
 #include "dialects/llm/LLMOps.h"
 #include "llmc/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/Verifier.h"
@@ -30,17 +31,43 @@ bool isCacheRead(Operation *user) {
   return isa<kv::ViewOp, kv::LengthOp, kv::ForkOp>(user);
 }
 
+/// Whether `a` and `b` sit in different branches of one scf.if, so that at
+/// most one of them runs.
+bool inExclusiveBranches(Operation *a, Operation *b) {
+  for (Region *region = a->getParentRegion(); region;
+       region = region->getParentRegion()) {
+    auto ifOp = dyn_cast_or_null<scf::IfOp>(region->getParentOp());
+    if (!ifOp)
+      continue;
+    Region *other = region == &ifOp.getThenRegion() ? &ifOp.getElseRegion()
+                                                    : &ifOp.getThenRegion();
+    if (other->isAncestor(b->getParentRegion()))
+      return true;
+  }
+  return false;
+}
+
 /// The op that continues the chain from `cache` and the cache it produces.
+/// A cache yielded by a branch of scf.if continues as the if's result; a
+/// branch that updates the cache is followed rather than one that passes
+/// it through.
 std::pair<Operation *, Value> nextInChain(Value cache) {
-  for (Operation *user : cache.getUsers()) {
+  std::pair<Operation *, Value> passedThrough = {nullptr, Value()};
+  for (OpOperand &use : cache.getUses()) {
+    Operation *user = use.getOwner();
     if (isCacheRead(user))
       continue;
+    if (auto ifOp = dyn_cast<scf::IfOp>(user->getParentOp());
+        ifOp && isa<scf::YieldOp>(user)) {
+      passedThrough = {ifOp, ifOp.getResult(use.getOperandNumber())};
+      continue;
+    }
     for (Value result : user->getResults())
       if (isa<kv::CacheType>(result.getType()))
         return {user, result};
     return {user, Value()};
   }
-  return {nullptr, Value()};
+  return passedThrough;
 }
 
 /// At most one consumer per cache value, and reads only before it.
@@ -53,6 +80,8 @@ LogicalResult checkCacheUses(Value cache) {
       consumer = user;
       continue;
     }
+    if (inExclusiveBranches(user, consumer))
+      continue;
     // One op taking the value twice (e.g. returning it twice) would own two
     // copies; "already updated by itself" would not say that.
     if (user == consumer)
@@ -137,11 +166,34 @@ LogicalResult checkLayerCoverage(Value root, bool speculative) {
   return diag;
 }
 
-/// The configuration every attention and rope op must share.
+/// The configuration every attention and rope op of one model must share.
 struct ModelConfig {
   llm::AttentionOp firstAttention;
   llm::RoPEOp firstRope;
 };
+
+/// The model an attention or rope op belongs to: the module's one, or a
+/// separate draft model's (its step functions @draft_prefill /
+/// @draft_decode, and in a speculative step the ops on the cache argument
+/// marked llm.draft_cache), whose configuration may differ.
+bool inDraftModel(Operation *op) {
+  auto func = op->getParentOfType<func::FuncOp>();
+  if (!func)
+    return false;
+  if (func.getSymName().starts_with("draft_"))
+    return true;
+  Type cache;
+  if (auto attention = dyn_cast<llm::AttentionOp>(op))
+    cache = attention.getCache().getType();
+  for (Operation *user : op->getUsers())
+    if (auto attention = dyn_cast<llm::AttentionOp>(user); attention && !cache)
+      cache = attention.getCache().getType();
+  for (unsigned i = 0, e = func.getNumArguments(); i < e; ++i)
+    if (func.getArgAttr(i, llm::kDraftCacheAttr) &&
+        func.getArgumentTypes()[i] == cache)
+      return true;
+  return false;
+}
 
 LogicalResult checkConsistency(ModelConfig &config, Operation *op) {
   if (auto attention = dyn_cast<llm::AttentionOp>(op)) {
@@ -254,11 +306,13 @@ struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     bool ok = true;
-    ModelConfig config;
+    // The model's configuration, and a separate draft model's.
+    ModelConfig configs[2];
 
     SmallVector<Value> caches;
     module.walk([&](Operation *op) {
-      if (failed(checkConsistency(config, op)))
+      if (isa<llm::AttentionOp, llm::RoPEOp>(op) &&
+          failed(checkConsistency(configs[inDraftModel(op)], op)))
         ok = false;
       for (Region &region : op->getRegions())
         for (Block &block : region)
@@ -269,8 +323,9 @@ struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
         if (isa<kv::CacheType>(result.getType()))
           caches.push_back(result);
     });
-    if (failed(checkRopeHeadDim(config)))
-      ok = false;
+    for (const ModelConfig &config : configs)
+      if (failed(checkRopeHeadDim(config)))
+        ok = false;
     for (Value cache : caches)
       if (failed(checkCacheUses(cache)))
         ok = false;
@@ -287,7 +342,7 @@ struct VerifyModelPass : llmc::impl::VerifyModelBase<VerifyModelPass> {
     if (refineShapes)
       module.walk([](func::FuncOp func) { refineFunctionShapes(func); });
     if (summary)
-      emitSummary(module, config);
+      emitSummary(module, configs[0]);
   }
 
   void emitSummary(ModuleOp module, const ModelConfig &config) {

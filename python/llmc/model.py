@@ -35,18 +35,26 @@ class Model:
         return self._require_tokenizer().decode(list(ids)).decode(
             "utf-8", errors="replace")
 
-    def compile(self, target="cpu", pipeline=None, context=None, output=None):
+    def compile(self, target="cpu", pipeline=None, context=None, output=None,
+                spec=None, kv=None, draft_model=None):
         """Compile for `target` (cpu). With `output`, write the shared library
-        there; else use the compile cache. Returns a CompiledModel."""
+        there; else use the compile cache. `spec`, `kv` and `draft_model` are
+        llmc compile's --spec (speculative decoding, e.g. "ngram-k4"), --kv
+        (KV-cache compression) and --draft-model (the draft of
+        spec="model-kK"). Returns a CompiledModel."""
         if target != "cpu":
             raise ValueError(f"target '{target}' is not available yet "
                              "(supported: cpu)")
         if output:
-            _rt.compile(self.path, output, context or 0, pipeline or "")
+            _rt.compile(self.path, output, context or 0, pipeline or "",
+                        spec=spec or "", kv=kv or "",
+                        draft_model=draft_model or "")
             artifact = output
         else:
             artifact, _ = _rt.compile_cached(self.path, context or 0,
-                                             pipeline or "")
+                                             pipeline or "", spec=spec or "",
+                                             kv=kv or "",
+                                             draft_model=draft_model or "")
         return CompiledModel(_rt.CompiledModel.load(artifact), self)
 
     def _require_tokenizer(self):
@@ -87,6 +95,17 @@ class CompiledModel:
         if reset:
             self._native.reset()
         return self._native.forward([int(t) for t in token_ids])
+
+    def speculate(self, history, draft_limit=-1, temperature=0.0, top_k=0,
+                  top_p=1.0, seed=0):
+        """One speculative step of a model compiled with `spec`: `history` is
+        every token so far (position + 1 of them, the last not run yet).
+        Returns (tokens, drafted): the emitted tokens and the number of draft
+        tokens proposed. Greedy at temperature 0; above, each token is
+        distributed exactly as sampling the model."""
+        return self._native.speculate([int(t) for t in history],
+                                      int(draft_limit), float(temperature),
+                                      int(top_k), float(top_p), int(seed))
 
     def generate(self, prompt, max_tokens=64, temperature=0.8, top_k=0,
                  top_p=1.0, seed=0):

@@ -43,16 +43,30 @@ struct CompileOptions {
   /// empty = the f32 cache.
   std::string kv;
   /// Speculative decoding (llmc-speculative-decode): `ngram[-kK][-nN]`,
-  /// `skip-L1:L2...[-kK]` or `exit-E[-kK]`; empty = none.
+  /// `skip-L1:L2...[-kK]` or `exit-E[-kK]`, each with `-a` for an adaptive
+  /// draft length; empty = none. (`skip-auto`
+  /// parses but only the driver resolves it, by a search.) `model[-kK]`
+  /// drafts with `draftModel`.
   std::string spec;
+  /// The draft model of `--spec model`: a GGUF file or Hugging Face
+  /// directory with the target's vocabulary (e.g. a smaller or quantized
+  /// model of the same family).
+  std::string draftModel;
 };
 
 /// The settings of a `--spec` specification.
 struct SpecSpec {
-  /// "ngram", "skip" or "exit".
+  /// "ngram", "skip", "exit" or "model".
   std::string drafter;
   int64_t k = 4, ngram = 3, exitLayer = 0;
   std::vector<int64_t> skipLayers;
+  /// `-a`: the runtime picks each step's draft length in [0, k].
+  bool adaptive = false;
+  /// ngram `-tW`: a token tree of up to W branching continuations.
+  int64_t treeWidth = 1;
+  /// `skip-auto[-kK]`: the layers (and, without -kK, k = 0: k too) are for
+  /// the driver's calibration search (`llmc spec-search`) to choose.
+  bool autoLayers = false;
 };
 /// Parses a `--spec` specification; returns an error message or "".
 std::string parseSpecSpec(llvm::StringRef spec, SpecSpec &out);

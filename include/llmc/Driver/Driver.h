@@ -134,6 +134,7 @@ int runRun(llvm::ArrayRef<std::string> args, Context &ctx);
 int runBench(llvm::ArrayRef<std::string> args, Context &ctx);
 int runEval(llvm::ArrayRef<std::string> args, Context &ctx);
 int runCalibrate(llvm::ArrayRef<std::string> args, Context &ctx);
+int runSpecSearch(llvm::ArrayRef<std::string> args, Context &ctx);
 int runGenModel(llvm::ArrayRef<std::string> args, Context &ctx);
 int runDemo(llvm::ArrayRef<std::string> args, Context &ctx);
 

@@ -9,6 +9,7 @@
 #ifndef LLMC_RUNTIME_COMPILEDMODEL_H
 #define LLMC_RUNTIME_COMPILEDMODEL_H
 
+#include "llmc/Runtime/Sampling.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
@@ -58,6 +59,9 @@ struct ModelInfo {
   /// length + 1; 0 = no @spec_step) and the `--spec` it was compiled with.
   int64_t specTokens = 0;
   std::string spec;
+  /// `--spec model`: the draft model's f32 cache (0 layers = none).
+  int64_t draftLayers = 0, draftKvHeads = 0, draftCapacity = 0,
+          draftHeadDim = 0;
   std::vector<WeightFile> weightFiles;
   /// Every weight tensor as compiled (after any quantization), in the
   /// module's order.
@@ -79,6 +83,17 @@ struct ModelInfo {
                                             llvm::StringRef origin);
 };
 
+/// Token choice from one row of logits.
+struct SamplingOptions {
+  /// 0 = greedy (argmax, first maximum wins).
+  double temperature = 0.0;
+  /// Keep the k most likely tokens (0 = all).
+  int64_t topK = 0;
+  /// Keep the smallest set whose probability reaches top_p (1 = all).
+  double topP = 1.0;
+  uint64_t seed = 0;
+};
+
 class CompiledModel {
 public:
   ~CompiledModel();
@@ -89,7 +104,7 @@ public:
   /// Positions filled in the cache.
   int64_t getPosition() const { return position; }
   /// Forgets the sequence (the cache is overwritten from position 0).
-  void reset() { position = 0; }
+  void reset() { position = draftPosition = 0; }
   /// Threads the kernels run on (the kernels' one pool, shared by every
   /// model in the process; workers are created here, never per token).
   /// n < 1: one per core.
@@ -103,18 +118,27 @@ public:
   /// Whether the model was compiled with speculative decoding.
   bool canSpeculate() const { return specFn != nullptr; }
   /// One speculative step (@spec_step): `history` is every token of the
-  /// sequence, getPosition() + 1 of them (the last one not run yet). Drafts,
-  /// verifies and accepts; returns the accepted tokens (1 to
-  /// ModelInfo::specTokens, exactly greedy decoding's next tokens, valid
-  /// until the next call) and advances the position by their number. The
-  /// last returned token is not run yet. Needs getPosition() +
-  /// specTokens <= the context.
+  /// sequence, getPosition() + 1 of them (the last one not run yet). Drafts
+  /// up to `control.draftLimit` tokens (-1: the compiled k), verifies and
+  /// accepts; returns the emitted tokens (1 to ModelInfo::specTokens, valid
+  /// until the next call) and advances the position by their number. At
+  /// temperature 0 they are exactly greedy decoding's next tokens; above,
+  /// each is distributed exactly as sampling the target with the same
+  /// options (the draws come from `control.seed`). The last returned token
+  /// is not run yet. Needs getPosition() + specTokens <= the context.
   struct SpecStep {
     llvm::ArrayRef<int32_t> tokens;
     /// Draft tokens the step proposed (tokens.size() - 1 of them agreed).
     int64_t drafted = 0;
   };
-  llvm::Expected<SpecStep> speculate(llvm::ArrayRef<int32_t> history);
+  struct SpecControl {
+    int64_t draftLimit = -1;
+    /// temperature/topK/topP; its seed is unused (see `seed`).
+    SamplingOptions sampling;
+    uint64_t seed = 0;
+  };
+  llvm::Expected<SpecStep> speculate(llvm::ArrayRef<int32_t> history,
+                                     const SpecControl &control);
 
 private:
   CompiledModel() = default;
@@ -126,6 +150,9 @@ private:
   void *decodeFn = nullptr;
   void *specFn = nullptr;
   std::vector<int32_t> specTokens;
+  /// `--spec model`: the draft model's cache, valid for [0, draftPosition).
+  std::vector<float> draftCache;
+  int64_t draftPosition = 0;
   uint8_t *weights = nullptr;
   int64_t weightsSize = 0;
   std::vector<float> cache;
@@ -134,16 +161,6 @@ private:
   int64_t position = 0;
 };
 
-/// Token choice from one row of logits.
-struct SamplingOptions {
-  /// 0 = greedy (argmax, first maximum wins).
-  double temperature = 0.0;
-  /// Keep the k most likely tokens (0 = all).
-  int64_t topK = 0;
-  /// Keep the smallest set whose probability reaches top_p (1 = all).
-  double topP = 1.0;
-  uint64_t seed = 0;
-};
 
 class Sampler {
 public:
@@ -154,9 +171,8 @@ public:
 private:
   SamplingOptions options;
   std::mt19937_64 rng;
-  // Scratch reused across calls: sampling allocates nothing per token.
-  std::vector<std::pair<float, int32_t>> candidates;
-  std::vector<double> probs;
+  // Reused across calls: sampling allocates nothing per token.
+  TokenDistribution distribution;
 };
 
 } // namespace llmc::runtime

@@ -34,9 +34,60 @@
 
 namespace llmc::runtime {
 
+/// The undo log of one layer of a byte cache whose type carries
+/// `rollback<N>` (speculative decoding): what each of the layer's last N
+/// positions overwrote, so that rolling them back restores the layer's bytes
+/// exactly. A 64-byte header (the positions the layer holds, then how many of
+/// the latest ones the log can undo; int64 each), one entry per position
+/// (entry p % N for position p) and, for KIVI layouts, F = ceil(N / G)
+/// flush saves (save f % F for token group f: what quantizing group f
+/// overwrote; flushes are G positions apart, so the F latest are distinct
+/// and cover the last N positions). The log is part of the layout's bytes,
+/// so a kernel handed a buffer learns from its size whether there is a log
+/// and how deep (undoDepthFor).
+struct UndoLog {
+  /// Deepest log: calls of up to 16 rows are processed as that many
+  /// one-row calls (kBatchInvariantRows), the most a verification has.
+  static constexpr int64_t kMaxDepth = 16;
+  static constexpr int64_t kHeaderBytes = 64;
+  int64_t depth = 0, entryBytes = 0, flushSaves = 0, flushBytes = 0;
+
+  static int64_t savesFor(int64_t depth, int64_t group) {
+    return (depth + group - 1) / group;
+  }
+  int64_t entryOffset(int64_t position) const {
+    return kHeaderBytes + position % depth * entryBytes;
+  }
+  int64_t flushOffset(int64_t group) const {
+    return kHeaderBytes + depth * entryBytes + group % flushSaves * flushBytes;
+  }
+  int64_t bytes() const {
+    return depth > 0
+               ? kHeaderBytes + depth * entryBytes + flushSaves * flushBytes
+               : 0;
+  }
+};
+
+/// The undo depth (1..UndoLog::kMaxDepth) for which `layout` is `bytes`
+/// long, or 0 (no log) when none is: how a kernel, which is told the
+/// layout's parameters but not its depth, finds its log.
+template <typename Layout> int64_t undoDepthFor(Layout layout, int64_t bytes) {
+  for (int64_t depth = 1; depth <= UndoLog::kMaxDepth; ++depth) {
+    layout.undoDepth = depth;
+    if (layout.totalBytes() == bytes)
+      return depth;
+  }
+  return 0;
+}
+
 struct KiviLayout {
   int64_t layers = 0, kvHeads = 0, capacity = 0, headDim = 0;
   int64_t bits = 4, group = 32, residual = 128;
+  /// Depth of the undo log (`rollback<N>`: the last N positions of each
+  /// layer can be undone; 0: no log). The layers' logs follow the last
+  /// layer: an entry holds the ring slot the position overwrote (2C f32), a
+  /// flush save the key records, then the value records, a flush overwrote.
+  int64_t undoDepth = 0;
 
   static constexpr int64_t align(int64_t n) { return (n + 63) & ~int64_t(63); }
   int64_t channels() const { return kvHeads * headDim; }
@@ -55,7 +106,20 @@ struct KiviLayout {
   int64_t layerBytes() const {
     return align(keyBytes()) + align(valueBytes()) + align(ringBytes());
   }
-  int64_t totalBytes() const { return layers * layerBytes(); }
+  /// The key records (and as many bytes of value records) of a token group.
+  int64_t groupRecordBytes() const { return channels() * recordBytes(); }
+  UndoLog undoLog() const {
+    if (undoDepth <= 0)
+      return {};
+    return {undoDepth, 2 * channels() * 4, UndoLog::savesFor(undoDepth, group),
+            2 * groupRecordBytes()};
+  }
+  int64_t undoOffset(int64_t layer) const {
+    return layers * layerBytes() + layer * align(undoLog().bytes());
+  }
+  int64_t totalBytes() const {
+    return layers * (layerBytes() + align(undoLog().bytes()));
+  }
   int64_t keyOffset(int64_t layer) const { return layer * layerBytes(); }
   int64_t valueOffset(int64_t layer) const {
     return keyOffset(layer) + align(keyBytes());
@@ -83,19 +147,44 @@ struct KiviLayout {
 /// layer has as many slots as its budget, else every layer has `slots`. A
 /// layer with budget B holds min(len, B) positions after `len` (one is
 /// evicted per new position once full). The kernel is handed one layer's
-/// region at a time, so it sees a one-layer layout.
+/// region at a time, so it sees a one-layer layout. With `rollback<N>` each
+/// layer's region ends in its undo log: an entry holds, per KV head, the
+/// slot the position took (i32), that slot's old position (i32) and score
+/// (f32), keys (D f32) and values (D f32), and under H2O, whose rows add
+/// attention mass to every slot, all the slots' old scores.
 struct EvictLayout {
   int64_t layers = 0, kvHeads = 0, slots = 0, headDim = 0;
   /// Slots of each layer; empty = `slots` everywhere.
   std::vector<int64_t> layerSlots = {};
+  int64_t undoDepth = 0;
+  /// Whether log entries keep every slot's score (H2O).
+  bool undoScores = false;
 
   int64_t slotsOf(int64_t layer) const {
     return layerSlots.empty() ? slots : layerSlots[static_cast<std::size_t>(layer)];
   }
   int64_t headBytes() const { return slots * (2 * headDim + 2) * 4; }
-  int64_t layerBytes() const { return kvHeads * headBytes(); }
+  /// One KV head's part of a log entry of a layer with `slots` slots.
+  int64_t headEntryBytes(int64_t slots) const {
+    return 12 + 8 * headDim + (undoScores ? 4 * slots : 0);
+  }
+  UndoLog undoLogOf(int64_t layer) const {
+    if (undoDepth <= 0)
+      return {};
+    return {undoDepth, kvHeads * headEntryBytes(slotsOf(layer)), 0, 0};
+  }
+  /// Where the layer's log starts inside its region.
+  int64_t undoOffsetOf(int64_t layer) const {
+    return kvHeads * kvHeadBytesOf(layer);
+  }
+  /// A layer's bytes with uniform slots.
+  int64_t layerBytes() const {
+    UndoLog log{undoDepth, kvHeads * headEntryBytes(slots), 0, 0};
+    return kvHeads * headBytes() + (undoDepth > 0 ? log.bytes() : 0);
+  }
   int64_t layerBytesOf(int64_t layer) const {
-    return kvHeads * slotsOf(layer) * (2 * headDim + 2) * 4;
+    return kvHeads * slotsOf(layer) * (2 * headDim + 2) * 4 +
+           undoLogOf(layer).bytes();
   }
   int64_t layerOffset(int64_t layer) const {
     int64_t offset = 0;
@@ -137,7 +226,12 @@ struct EvictLayout {
 /// the sinks, at most P groups and R to R + G - 1 ring positions; P = (budget
 /// - sinks - R) / G rounded down (`groupsFor`). Layers are back to back and
 /// may have different P (per-layer budgets); the kernel is handed one
-/// layer's region.
+/// layer's region. With `rollback<N>` the region ends in its undo log: an
+/// entry holds the sink or ring row the position overwrote (2C f32) and
+/// every ring slot's and pool slot's old mass (the row's attention adds to
+/// them all); a flush save the pool slot the flush took (i32, -1 if the
+/// group was dropped), that slot's old first position (i32), key records
+/// and value records.
 struct KiviEvictLayout {
   int64_t layers = 0, kvHeads = 0, headDim = 0;
   int64_t bits = 4, group = 32, residual = 128, sinks = 0;
@@ -145,6 +239,7 @@ struct KiviEvictLayout {
   /// (per-layer budgets).
   int64_t groups = 0;
   std::vector<int64_t> layerGroups = {};
+  int64_t undoDepth = 0;
 
   static int64_t groupsFor(int64_t budget, int64_t sinks, int64_t residual,
                            int64_t group) {
@@ -174,8 +269,18 @@ struct KiviEvictLayout {
   int64_t groupScoreOffset(int64_t groups) const {
     return firstsOffset(groups) + KiviLayout::align(groups * 4);
   }
-  int64_t regionBytes(int64_t groups) const {
+  int64_t undoOffset(int64_t groups) const {
     return groupScoreOffset(groups) + KiviLayout::align(groups * 4);
+  }
+  UndoLog undoLog(int64_t groups) const {
+    if (undoDepth <= 0)
+      return {};
+    KiviLayout p = pool(groups);
+    return {undoDepth, (2 * channels() + p.ringSlots() + groups) * 4,
+            UndoLog::savesFor(undoDepth, group), 8 + 2 * p.groupRecordBytes()};
+  }
+  int64_t regionBytes(int64_t groups) const {
+    return undoOffset(groups) + KiviLayout::align(undoLog(groups).bytes());
   }
   int64_t layerBytesOf(int64_t layer) const {
     return regionBytes(groupsOf(layer));

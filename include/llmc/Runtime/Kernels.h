@@ -11,10 +11,12 @@
 // the runtime drives a model.
 //
 // Batch invariance: a matmul (llmc_matmul_<fmt>, llmc_matmul_packed) or
-// causal llmc_attention_f32 call of T <= 16 rows gives every row bitwise
-// the result a call of that row alone (T = 1, attention at the row's
-// position) gives, with every implementation LLMC_KERNELS selects and any
-// thread count; so does every row-wise op (llmc_rmsnorm, llmc_rope,
+// causal attention call (llmc_attention_f32 and the byte-cache kernels
+// llmc_attention_kivi, _evict, _kivi_evict, which then also leave the
+// cache as the T one-row calls would) of T <= 16 rows gives every row
+// bitwise the result a call of that row alone (T = 1, attention at the
+// row's position) gives, with every implementation LLMC_KERNELS selects
+// and any thread count; so does every row-wise op (llmc_rmsnorm, llmc_rope,
 // llmc_swiglu, llmc_add) at any T. Speculative decoding verifies k draft
 // tokens in one call of k + 1 <= 16 rows and stays token-for-token equal to
 // greedy decoding because of it. Larger calls (prefill) may sum in another
@@ -159,10 +161,12 @@ void llmc_attention_f32(LLMC_MEMREF2(float, q), LLMC_MEMREF5(float, cache),
 /// round-to-nearest codes with f16 scale and min), then stores the new rows
 /// in the ring. Attention reads this step's rows in full precision, older
 /// ones from where the layout keeps them; quantized records are used in
-/// place (no dequantized copy). Parameters the layout cannot hold (bits not
-/// 2/4/8, group not a multiple of 8 or not dividing KVH*D, pos + T >
-/// capacity, a cache buffer smaller than the layout, mismatched shapes) make
-/// it return at once, writing nothing.
+/// place (no dequantized copy). A causal call of T <= 16 rows is instead
+/// exactly T one-row calls (each row appended, then attended), so that
+/// every row sees what a decode step at its position would. Parameters the
+/// layout cannot hold (bits not 2/4/8, group not a multiple of 8 or not
+/// dividing KVH*D, pos + T > capacity, a cache buffer smaller than the
+/// layout, mismatched shapes) make it return at once, writing nothing.
 void llmc_attention_kivi(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
                          LLMC_MEMREF2(float, v), LLMC_MEMREF1(uint8_t, cache),
                          int64_t layer, int64_t pos, int64_t heads, float scale,
@@ -238,6 +242,36 @@ void llmc_attention_kivi_evict(
     int64_t groups, int64_t policy, int64_t observe, int64_t pool,
     LLMC_MEMREF2(float, out));
 
+/// Undo logs (speculative decoding). A byte cache whose type carries
+/// `rollback<N>` is as long as its layout with an undo log of depth N
+/// (llmc::runtime::UndoLog in include/llmc/Runtime/KVLayout.h), and the
+/// three attention kernels above find the log from the buffer's size (a
+/// buffer of exactly the layout's size without a log has none). With a log,
+/// a causal call of T <= 16 rows is exactly T one-row calls, each logging
+/// what it overwrites first, and a call at a position below a layer's length
+/// first rolls that layer back to the position. The rollback helpers drop
+/// the last `count` positions of the cache (the longest layer's length minus
+/// count; no layer keeps more), undoing them latest first so that every
+/// byte is as it was before they were added; positions the log no longer
+/// holds are not undone (the log is then forgotten and the state kept as
+/// it is; the compiler never asks for that). Their layout arguments are
+/// those of the attention kernels for the whole cache, with the per-layer
+/// slot (eviction) or pool group (KIVI with eviction) counts in a table of
+/// `layers` entries, and `depth` = N. Invalid arguments change nothing.
+void llmc_kv_rollback_kivi(LLMC_MEMREF1(uint8_t, cache), int64_t count,
+                           int64_t layers, int64_t kvHeads, int64_t capacity,
+                           int64_t headDim, int64_t bits, int64_t group,
+                           int64_t residual, int64_t depth);
+void llmc_kv_rollback_evict(LLMC_MEMREF1(uint8_t, cache), int64_t count,
+                            int64_t layers, int64_t kvHeads, int64_t headDim,
+                            int64_t policy, int64_t depth,
+                            LLMC_MEMREF1(int64_t, layerSlots));
+void llmc_kv_rollback_kivi_evict(LLMC_MEMREF1(uint8_t, cache), int64_t count,
+                                 int64_t layers, int64_t kvHeads,
+                                 int64_t headDim, int64_t bits, int64_t group,
+                                 int64_t residual, int64_t sinks, int64_t depth,
+                                 LLMC_MEMREF1(int64_t, layerGroups));
+
 /// Row-wise ops on T x N f32 rows (any row stride), results written to y
 /// (row-major), with the semantics of the llm ops of the same names:
 /// rms_norm by a weight at byte `weightOffset` of `w` (weightFormat 0 f32,
@@ -259,17 +293,59 @@ void llmc_add(LLMC_MEMREF2(float, a), LLMC_MEMREF2(float, b),
 /// llm.spec_accept; see those ops). llmc_ngram_draft writes up to `max`
 /// tokens that followed the latest earlier occurrence of the last `ngram`
 /// (then fewer, down to 1) tokens of history[0, length) into `draft`
-/// (zero-filled) and returns how many. llmc_spec_accept writes the
-/// target's tokens for the longest agreeing draft prefix plus the target's
-/// next token into `tokens` (zero-filled) and returns their number (1 to
-/// count + 1). Sizes are clamped to the buffers; neither reads or writes
-/// past them.
+/// (zero-filled) and returns how many. llmc_spec_accept accepts draft
+/// tokens against the target's logits (count + 1 rows): at temperature 0
+/// (or top_k 1) the longest draft prefix agreeing with each row's argmax
+/// plus the target's next token, else the speculative sampling rule with
+/// random numbers from `seed`; it writes the emitted tokens into `tokens`
+/// (zero-filled) and returns their number (1 to count + 1). Sizes are
+/// clamped to the buffers; neither reads or writes past them.
 int64_t llmc_ngram_draft(LLMC_MEMREF1(int32_t, history), int64_t length,
                          int64_t ngram, int64_t max,
                          LLMC_MEMREF1(int32_t, draft));
 int64_t llmc_spec_accept(LLMC_MEMREF1(int32_t, draft), int64_t count,
-                         LLMC_MEMREF1(int32_t, target),
+                         LLMC_MEMREF2(float, logits), double temperature,
+                         int64_t topK, double topP, int64_t seed,
                          LLMC_MEMREF1(int32_t, tokens));
+
+/// Token trees (lib/Runtime/Kernels/TokenTree.cpp; llm.rope and
+/// llm.attention with a tree, kv.compact, llm.ngram_tree_draft and
+/// llm.spec_accept_tree): every row computed exactly as a one-row step
+/// along its path (row t's parent row is parents[t], -1 for a root).
+/// llmc_rope_tree rotates row t at pos + depth(t).
+/// llmc_attention_tree_f32 attends row t over positions [0, pos) and its
+/// path's rows, as a
+/// one-row llmc_attention_f32 at pos + depth(t); the step's rows are in the
+/// cache at pos + row and stay there. llmc_kv_compact_f32 moves row
+/// rows[j] to position pos + j for j < count in every layer.
+/// llmc_ngram_tree_draft writes a trie of prompt-lookup continuations
+/// (node i = draft[i] is verification row i + 1, its parent's row
+/// parents[i], 0 for the last token; parents first) of at most `width`
+/// branches and returns its size. llmc_spec_accept_tree walks the tree
+/// from row 0: greedy, or the multi-candidate rejection rule at
+/// temperature > 0; writes the emitted tokens, the rows of the accepted
+/// path (row 0 first) into `path`, and returns the number emitted.
+void llmc_rope_tree(LLMC_MEMREF2(float, x), int64_t pos,
+                    LLMC_MEMREF1(int32_t, parents), int64_t headDim,
+                    int64_t rotary, double theta, double freqScale,
+                    int64_t halfSplit, LLMC_MEMREF2(float, y));
+void llmc_attention_tree_f32(LLMC_MEMREF2(float, q),
+                             LLMC_MEMREF5(float, cache), int64_t layer,
+                             int64_t pos, int64_t heads, float scale,
+                             LLMC_MEMREF1(int32_t, parents),
+                             LLMC_MEMREF2(float, out));
+void llmc_kv_compact_f32(LLMC_MEMREF5(float, cache), int64_t pos,
+                         LLMC_MEMREF1(int32_t, rows), int64_t count);
+int64_t llmc_ngram_tree_draft(LLMC_MEMREF1(int32_t, history), int64_t length,
+                              int64_t ngram, int64_t width,
+                              LLMC_MEMREF1(int32_t, parents),
+                              LLMC_MEMREF1(int32_t, draft));
+int64_t llmc_spec_accept_tree(LLMC_MEMREF1(int32_t, draft),
+                              LLMC_MEMREF1(int32_t, parents), int64_t count,
+                              LLMC_MEMREF2(float, logits), double temperature,
+                              int64_t topK, double topP, int64_t seed,
+                              LLMC_MEMREF1(int32_t, path),
+                              LLMC_MEMREF1(int32_t, tokens));
 
 } // extern "C"
 

@@ -63,6 +63,8 @@ struct AttentionLowering : OpConversionPattern<llm::AttentionOp> {
   matchAndRewrite(llm::AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     kv::CacheType cacheType = op.getCache().getType();
+    if (op.getTree())
+      return rewriter.notifyMatchFailure(op, "tree masks: kernel only");
     if (!cacheType.getFloatStorage() ||
         !cacheType.getFloatStorage().isF32())
       return rewriter.notifyMatchFailure(op, "CPU lowering needs an f32 cache");

@@ -231,6 +231,8 @@ struct RoPELowering : OpConversionPattern<llm::RoPEOp> {
                   ConversionPatternRewriter &rewriter) const override {
     if (!isF32Tensor(op.getType()))
       return rewriter.notifyMatchFailure(op, "expects f32 activations");
+    if (op.getTree())
+      return rewriter.notifyMatchFailure(op, "tree positions: kernel only");
     Location loc = op.getLoc();
     Value x = adaptor.getInput(), pos = adaptor.getPosition();
     int64_t headDim = op.getHeadDim(), rotary = op.getRotaryDims();

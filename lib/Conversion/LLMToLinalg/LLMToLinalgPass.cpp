@@ -8,6 +8,8 @@
 #include "Common.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/SCF/Transforms/Patterns.h"
 #include "mlir/Dialect/Func/Transforms/FuncConversions.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "llmc/Runtime/KVLayout.h"
@@ -151,6 +153,9 @@ struct ConvertLLMToLinalgPass
     // Kernel calls take memrefs and scalars only.
     target.addDynamicallyLegalOp<func::ReturnOp, func::CallOp>(
         [&](Operation *op) { return converter.isLegal(op); });
+    // scf.if around a draft step of @spec_step carries the cache.
+    scf::populateSCFStructuralTypeConversionsAndLegality(converter, patterns,
+                                                         target);
     if (failed(applyFullConversion(module, target, std::move(patterns))))
       return signalPassFailure();
     // The weights are now views of the file argument.

@@ -89,6 +89,25 @@ Value matrixBuffer(OpBuilder &b, Location loc, Operation *anchor,
   return memref::CastOp::create(b, loc, stridedMatrixType(ctx), buffer);
 }
 
+/// The strided 1-D i32 buffer type the token helpers take.
+MemRefType tokenBufferType(MLIRContext *ctx) {
+  int64_t dyn = ShapedType::kDynamic;
+  return MemRefType::get({dyn}, IntegerType::get(ctx, 32),
+                         StridedLayoutAttr::get(ctx, dyn, {dyn}));
+}
+
+/// A read-only buffer of a 1-D i32 tensor, as tokenBufferType.
+Value tokenBuffer(OpBuilder &b, Location loc, Operation *anchor,
+                  Value tensor) {
+  MLIRContext *ctx = b.getContext();
+  auto tensorType = cast<RankedTensorType>(tensor.getType());
+  int64_t dyn = ShapedType::kDynamic;
+  auto type = MemRefType::get(tensorType.getShape(), b.getI32Type(),
+                              StridedLayoutAttr::get(ctx, dyn, {dyn}));
+  Value buffer = readBuffer(b, loc, anchor, type, tensor);
+  return memref::CastOp::create(b, loc, tokenBufferType(ctx), buffer);
+}
+
 /// A new rows x cols f32 buffer (rows an index value), 64-byte aligned.
 Value newMatrix(OpBuilder &b, Location loc, Value rows, int64_t cols,
                 memref::AllocOp &alloc) {
@@ -313,14 +332,18 @@ struct RoPEToKernel : OpConversionPattern<llm::RoPEOp> {
         op.getFreqScale() ? op.getFreqScale()->convertToDouble() : 1.0;
     SmallVector<Value> scalars = {
         arith::IndexCastOp::create(rewriter, loc, rewriter.getI64Type(),
-                                   adaptor.getPosition()),
-        i64Const(rewriter, loc, op.getHeadDim()),
-        i64Const(rewriter, loc, op.getRotaryDims()),
-        f64(op.getTheta().convertToDouble()), f64(scale),
-        i64Const(rewriter, loc, op.getHalfSplit() ? 1 : 0)};
-    rewriter.replaceOp(op, emitKernelCall(rewriter, op, "llmc_rope",
-                                       {adaptor.getInput()}, scalars,
-                                       op.getType()));
+                                   adaptor.getPosition())};
+    // Positions by depth in a token tree: llmc_rope_tree.
+    if (op.getTree())
+      scalars.push_back(tokenBuffer(rewriter, loc, op, adaptor.getTree()));
+    scalars.append({i64Const(rewriter, loc, op.getHeadDim()),
+                    i64Const(rewriter, loc, op.getRotaryDims()),
+                    f64(op.getTheta().convertToDouble()), f64(scale),
+                    i64Const(rewriter, loc, op.getHalfSplit() ? 1 : 0)});
+    rewriter.replaceOp(
+        op, emitKernelCall(rewriter, op,
+                           op.getTree() ? "llmc_rope_tree" : "llmc_rope",
+                           {adaptor.getInput()}, scalars, op.getType()));
     return success();
   }
 };
@@ -401,6 +424,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   matchAndRewrite(llm::AttentionOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     kv::CacheType cacheType = op.getCache().getType();
+    if (op.getTree() && (cacheType.getKiviStorage() || cacheType.getPolicy()))
+      return rewriter.notifyMatchFailure(op, "tree masks need an f32 cache");
     if (cacheType.getKiviStorage() && cacheType.getPolicy())
       return rewriteKiviEvict(op, adaptor, rewriter);
     if (cacheType.getKiviStorage())
@@ -435,9 +460,17 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
         i64(op.getLayer()),
         arith::IndexCastOp::create(b, loc, b.getI64Type(), pos),
         i64(op.getNumHeads()),
-        f32Const(b, loc, op.getScale().convertToDouble()),
-        i64(op.getWindow().value_or(0)),
-        i64(op.getCausal() ? 1 : 0)};
+        f32Const(b, loc, op.getScale().convertToDouble())};
+    if (op.getTree()) {
+      // A token tree: each row attends its path (llmc_attention_tree_f32).
+      scalars.push_back(tokenBuffer(b, loc, op, adaptor.getTree()));
+      Value result = emitKernelCall(b, op, "llmc_attention_tree_f32", {q},
+                                    scalars, op.getResult().getType());
+      rewriter.replaceOp(op, {result, cache});
+      return success();
+    }
+    scalars.push_back(i64(op.getWindow().value_or(0)));
+    scalars.push_back(i64(op.getCausal() ? 1 : 0));
     Value result = emitKernelCall(b, op, "llmc_attention_f32", {q}, scalars,
                                   op.getResult().getType());
     rewriter.replaceOp(op, {result, cache});
@@ -565,25 +598,6 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   }
 };
 
-/// The strided 1-D i32 buffer type the token helpers take.
-MemRefType tokenBufferType(MLIRContext *ctx) {
-  int64_t dyn = ShapedType::kDynamic;
-  return MemRefType::get({dyn}, IntegerType::get(ctx, 32),
-                         StridedLayoutAttr::get(ctx, dyn, {dyn}));
-}
-
-/// A read-only buffer of a 1-D i32 tensor, as tokenBufferType.
-Value tokenBuffer(OpBuilder &b, Location loc, Operation *anchor,
-                  Value tensor) {
-  MLIRContext *ctx = b.getContext();
-  auto tensorType = cast<RankedTensorType>(tensor.getType());
-  int64_t dyn = ShapedType::kDynamic;
-  auto type = MemRefType::get(tensorType.getShape(), b.getI32Type(),
-                              StridedLayoutAttr::get(ctx, dyn, {dyn}));
-  Value buffer = readBuffer(b, loc, anchor, type, tensor);
-  return memref::CastOp::create(b, loc, tokenBufferType(ctx), buffer);
-}
-
 /// Calls the token helper `name` (scalar i64 result) on `args`, the last of
 /// which is a new buffer of `outType`'s static size; returns the buffer as
 /// a tensor and the helper's result as an index.
@@ -634,7 +648,11 @@ struct SpecAcceptToHelper : OpConversionPattern<llm::SpecAcceptOp> {
     SmallVector<Value> args = {
         tokenBuffer(b, loc, op, adaptor.getDraft()),
         arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount()),
-        tokenBuffer(b, loc, op, adaptor.getTarget())};
+        matrixBuffer(b, loc, op, adaptor.getLogits()),
+        adaptor.getTemperature(),
+        adaptor.getTopK(),
+        adaptor.getTopP(),
+        adaptor.getSeed()};
     auto [tokens, accepted] = callTokenHelper(b, op, "llmc_spec_accept", args,
                                               op.getTokens().getType());
     rewriter.replaceOp(op, {tokens, accepted});
@@ -642,21 +660,203 @@ struct SpecAcceptToHelper : OpConversionPattern<llm::SpecAcceptOp> {
   }
 };
 
-/// Rolling back a contiguous f32 cache is free: its length is the position
+/// Rolling back a contiguous float cache is free: its length is the position
 /// the caller passes, so the dropped positions are simply never read again
-/// and the next step overwrites them. Caches with state beyond their
-/// positions (KIVI's flushed groups, eviction's slots and scores) have no
-/// lowering yet.
-struct RollbackToNothing : OpConversionPattern<kv::RollbackOp> {
+/// and the next step overwrites them. A cache with KIVI storage or an
+/// eviction policy keeps state beyond its positions (flushed groups, evicted
+/// slots, attention masses); with an undo log (`rollback<N>`) rolling it
+/// back is a call of its layout's helper, llmc_kv_rollback_<kivi | evict |
+/// kivi_evict>, which undoes the dropped positions in the buffer in place
+/// (written through a read-only operand, as the attention kernels do; see
+/// AttentionToKernel::rewriteKivi). Without a log there is no lowering.
+struct RollbackToKernel : OpConversionPattern<kv::RollbackOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
   matchAndRewrite(kv::RollbackOp op, OpAdaptor adaptor,
                   ConversionPatternRewriter &rewriter) const override {
     kv::CacheType cache = op.getCache().getType();
-    if (cache.getKiviStorage() || cache.getPolicy() || cache.isPaged() ||
-        !cache.getFloatStorage())
+    if (!cache.getKiviStorage() && !cache.getPolicy()) {
+      if (cache.isPaged() || !cache.getFloatStorage())
+        return rewriter.notifyMatchFailure(
+            op, "only a contiguous float cache rolls back by its position");
+      rewriter.replaceOp(op, adaptor.getCache());
+      return success();
+    }
+    std::optional<int64_t> bytes = kv::byteCacheSize(cache);
+    if (!bytes || cache.getRollbackDepth() == 0)
       return rewriter.notifyMatchFailure(
-          op, "only a contiguous float cache rolls back by its position");
+          op, "a KIVI or evicting cache rolls back through its undo log "
+              "(rollback<N>)");
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    int64_t dyn = ShapedType::kDynamic;
+    auto i8 = b.getIntegerType(8), i64 = b.getI64Type();
+    Value buffer = readBuffer(b, loc, op, MemRefType::get({*bytes}, i8),
+                              adaptor.getCache());
+    buffer = memref::CastOp::create(
+        b, loc,
+        MemRefType::get({dyn}, i8, StridedLayoutAttr::get(ctx, dyn, {1})),
+        buffer);
+    SmallVector<Value> args = {
+        buffer, arith::IndexCastOp::create(b, loc, i64, adaptor.getCount())};
+    auto push = [&](ArrayRef<int64_t> values) {
+      for (int64_t v : values)
+        args.push_back(i64Const(b, loc, v));
+    };
+    // Per-layer slot or group counts (per-layer budgets), as a table.
+    auto pushTable = [&](ArrayRef<int64_t> values) {
+      auto tensorType = RankedTensorType::get({int64_t(values.size())}, i64);
+      Value table = arith::ConstantOp::create(
+          b, loc, DenseIntElementsAttr::get(tensorType, values));
+      Value tableBuffer = readBuffer(
+          b, loc, op, MemRefType::get(tensorType.getShape(), i64), table);
+      args.push_back(memref::CastOp::create(
+          b, loc,
+          MemRefType::get({dyn}, i64, StridedLayoutAttr::get(ctx, dyn, {dyn})),
+          tableBuffer));
+    };
+    StringRef name;
+    int64_t depth = cache.getRollbackDepth();
+    if (auto layout = kv::kiviEvictLayout(cache)) {
+      name = "llmc_kv_rollback_kivi_evict";
+      push({layout->layers, layout->kvHeads, layout->headDim, layout->bits,
+            layout->group, layout->residual, layout->sinks, depth});
+      SmallVector<int64_t> groups;
+      for (int64_t l = 0; l < layout->layers; ++l)
+        groups.push_back(layout->groupsOf(l));
+      pushTable(groups);
+    } else if (auto layout = kv::kiviLayout(cache)) {
+      name = "llmc_kv_rollback_kivi";
+      push({layout->layers, layout->kvHeads, layout->capacity, layout->headDim,
+            layout->bits, layout->group, layout->residual, depth});
+    } else if (auto layout = kv::evictLayout(cache)) {
+      name = "llmc_kv_rollback_evict";
+      push({layout->layers, layout->kvHeads, layout->headDim,
+            AttentionToKernel::kernelPolicy(cache.getPolicy()), depth});
+      SmallVector<int64_t> slots;
+      for (int64_t l = 0; l < layout->layers; ++l)
+        slots.push_back(layout->slotsOf(l));
+      pushTable(slots);
+    } else {
+      return rewriter.notifyMatchFailure(op, "no byte layout");
+    }
+    SmallVector<Type> types;
+    for (Value arg : args)
+      types.push_back(arg.getType());
+    func::CallOp::create(b, loc, declareKernel(b, op, name, types), args);
+    rewriter.replaceOp(op, adaptor.getCache());
+    return success();
+  }
+};
+
+/// A new 64-byte aligned i32 buffer of `type`'s static size, and its cast
+/// to tokenBufferType (appended to `args`).
+memref::AllocOp newTokenBuffer(OpBuilder &b, Location loc,
+                               RankedTensorType type,
+                               SmallVector<Value> &args) {
+  auto alloc = memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), b.getI32Type()), ValueRange{},
+      b.getI64IntegerAttr(64));
+  args.push_back(
+      memref::CastOp::create(b, loc, tokenBufferType(b.getContext()), alloc));
+  return alloc;
+}
+
+/// Calls `name` on `args`, returning its i64 result as an index.
+Value callIndexHelper(OpBuilder &b, Operation *op, StringRef name,
+                      ArrayRef<Value> args) {
+  SmallVector<Type> types;
+  for (Value arg : args)
+    types.push_back(arg.getType());
+  func::FuncOp helper = declareKernel(b, op, name, types, {b.getI64Type()});
+  Value result = func::CallOp::create(b, op->getLoc(), helper, args)
+                     .getResult(0);
+  return arith::IndexCastOp::create(b, op->getLoc(), b.getIndexType(), result);
+}
+
+struct NgramTreeDraftToHelper : OpConversionPattern<llm::NgramTreeDraftOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::NgramTreeDraftOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    SmallVector<Value> args = {
+        tokenBuffer(b, loc, op, adaptor.getHistory()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getLength()),
+        i64Const(b, loc, op.getNgram()), i64Const(b, loc, op.getWidth())};
+    memref::AllocOp parents =
+        newTokenBuffer(b, loc, op.getParents().getType(), args);
+    memref::AllocOp draft = newTokenBuffer(b, loc, op.getDraft().getType(), args);
+    Value count = callIndexHelper(b, op, "llmc_ngram_tree_draft", args);
+    rewriter.replaceOp(op,
+                       {resultTensor(b, loc, draft, op.getDraft().getType()),
+                        resultTensor(b, loc, parents, op.getParents().getType()),
+                        count});
+    return success();
+  }
+};
+
+struct SpecAcceptTreeToHelper : OpConversionPattern<llm::SpecAcceptTreeOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(llm::SpecAcceptTreeOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    SmallVector<Value> args = {
+        tokenBuffer(b, loc, op, adaptor.getDraft()),
+        tokenBuffer(b, loc, op, adaptor.getParents()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount()),
+        matrixBuffer(b, loc, op, adaptor.getLogits()),
+        adaptor.getTemperature(),
+        adaptor.getTopK(),
+        adaptor.getTopP(),
+        adaptor.getSeed()};
+    memref::AllocOp path = newTokenBuffer(b, loc, op.getPath().getType(), args);
+    memref::AllocOp tokens =
+        newTokenBuffer(b, loc, op.getTokens().getType(), args);
+    Value accepted = callIndexHelper(b, op, "llmc_spec_accept_tree", args);
+    rewriter.replaceOp(op,
+                       {resultTensor(b, loc, tokens, op.getTokens().getType()),
+                        resultTensor(b, loc, path, op.getPath().getType()),
+                        accepted});
+    return success();
+  }
+};
+
+/// kv.compact on an f32 cache: llmc_kv_compact_f32 moves the accepted
+/// rows in place (the cache buffer is the step's cache argument, written in
+/// place as the KIVI kernels do).
+struct CompactToKernel : OpConversionPattern<kv::CompactOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(kv::CompactOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    auto cacheTensor = dyn_cast<RankedTensorType>(adaptor.getCache().getType());
+    if (!cacheTensor || cacheTensor.getRank() != 5 ||
+        !cacheTensor.getElementType().isF32())
+      return rewriter.notifyMatchFailure(op, "needs a contiguous f32 cache");
+    Value cacheBuffer = readBuffer(
+        b, loc, op, MemRefType::get(cacheTensor.getShape(), b.getF32Type()),
+        adaptor.getCache());
+    SmallVector<int64_t> dyn5(5, ShapedType::kDynamic);
+    cacheBuffer = memref::CastOp::create(
+        b, loc, MemRefType::get(dyn5, b.getF32Type()), cacheBuffer);
+    SmallVector<Value> args = {
+        cacheBuffer,
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   adaptor.getPosition()),
+        tokenBuffer(b, loc, op, adaptor.getRows()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount())};
+    SmallVector<Type> types;
+    for (Value arg : args)
+      types.push_back(arg.getType());
+    func::CallOp::create(
+        b, loc, declareKernel(b, op, "llmc_kv_compact_f32", types), args);
     rewriter.replaceOp(op, adaptor.getCache());
     return success();
   }
@@ -672,8 +872,9 @@ void llmc::populateLLMToMicrokernelPatterns(LLMTypeConverter &converter,
   patterns.add<LinearToKernel, MatmulToKernel, LMHeadToKernel,
                AttentionToKernel, RMSNormToKernel, RoPEToKernel>(
       converter, ctx, /*benefit=*/2);
-  patterns.add<NgramDraftToHelper, SpecAcceptToHelper, RollbackToNothing>(
-      converter, ctx);
+  patterns.add<NgramDraftToHelper, SpecAcceptToHelper, RollbackToKernel,
+               NgramTreeDraftToHelper, SpecAcceptTreeToHelper,
+               CompactToKernel>(converter, ctx);
   patterns.add<BinaryToKernel<llm::SwiGLUOp>>(converter, ctx, "llmc_swiglu",
                                               /*benefit=*/2);
   patterns.add<BinaryToKernel<llm::AddOp>>(converter, ctx, "llmc_add",

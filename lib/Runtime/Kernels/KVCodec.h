@@ -14,6 +14,7 @@
 #define LLMC_LIB_RUNTIME_KERNELS_KVCODEC_H
 
 #include "KernelsImpl.h"
+#include "llmc/Runtime/KVLayout.h"
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -232,6 +233,82 @@ inline void addMass(float *sums, const float *probs, int64_t nh, int64_t n) {
       mass += probs[h * n + s];
     sums[s] += mass;
   }
+}
+
+/// One layer's undo log (llmc::runtime::UndoLog) while a call works on
+/// the layer: its place, geometry and header. Without a log (base null)
+/// nothing is tracked and the kernels behave as they always have.
+struct UndoLogView {
+  uint8_t *base = nullptr;
+  runtime::UndoLog geometry;
+  int64_t length = 0; // positions the layer holds
+  int64_t logged = 0; // how many of the latest the log can undo
+
+  UndoLogView() = default;
+  UndoLogView(uint8_t *base, const runtime::UndoLog &geometry)
+      : base(geometry.depth > 0 ? base : nullptr), geometry(geometry) {
+    if (this->base) {
+      std::memcpy(&length, this->base, sizeof(int64_t));
+      std::memcpy(&logged, this->base + 8, sizeof(int64_t));
+      // Only a header the kernels wrote is trusted to index the log.
+      if (length < 0 || logged < 0 || logged > geometry.depth ||
+          logged > length)
+        length = logged = 0;
+    }
+  }
+  explicit operator bool() const { return base != nullptr; }
+  void store() const {
+    if (!base)
+      return;
+    std::memcpy(base, &length, sizeof(int64_t));
+    std::memcpy(base + 8, &logged, sizeof(int64_t));
+  }
+  uint8_t *entry(int64_t position) const {
+    return base + geometry.entryOffset(position);
+  }
+  uint8_t *flushSave(int64_t group) const {
+    return base + geometry.flushOffset(group);
+  }
+  /// Position `position` was added (its entry written first).
+  void added(int64_t position) {
+    length = position + 1;
+    logged = std::min(logged + 1, geometry.depth);
+  }
+  /// A call added [pos, end) without logging them: nothing is undoable.
+  void forget(int64_t end) {
+    length = end;
+    logged = 0;
+  }
+  /// Brings the layer back to `pos` positions before a call writes from
+  /// there, or a rollback: the positions from `pos` on are undone latest
+  /// first (`undo(p)` restores what position p changed) when the log holds
+  /// them all. Otherwise a call at 0 starts a new sequence (its kernel
+  /// overwrites what it reads), and any other position is taken as it is,
+  /// without exactness: the log is forgotten. A layer already at `pos` is
+  /// left alone.
+  template <typename Undo> void rewind(int64_t pos, Undo undo) {
+    if (!base || pos == length)
+      return;
+    if (pos < length && length - pos <= logged) {
+      for (int64_t p = length - 1; p >= pos; --p)
+        undo(p);
+      logged -= length - pos;
+      length = pos;
+      return;
+    }
+    forget(pos);
+  }
+};
+
+/// Copies `bytes` bytes from `from` to `to` and returns `to` + bytes (log
+/// entries are packed runs of 4-byte fields, written and read in order).
+inline uint8_t *put(uint8_t *to, const void *from, size_t bytes) {
+  std::memcpy(to, from, bytes);
+  return to + bytes;
+}
+inline const uint8_t *get(const uint8_t *from, void *to, size_t bytes) {
+  std::memcpy(to, from, bytes);
+  return from + bytes;
 }
 
 /// A per-thread buffer of n T's (Slot tells buffers of one thread apart),

@@ -21,11 +21,19 @@
 //    unpinned one, like a window over what the prompt did not pin.
 //
 // Every choice depends on the attention of the rows before it (H2O), so the
-// rows of a call are processed in order; the KV heads are independent and
-// split over the thread pool. Slots are unordered, so a row scores all the
-// slots in use into a buffer, normalizes them (the probabilities are what
-// H2O accumulates and SnapKV votes with) and then sums the values; the query
-// heads of a KV head (GQA) share each key and value read.
+// rows of a call are processed in order, each exactly as a call of that row
+// alone would; the KV heads are independent and split over the thread pool.
+// Slots are unordered, so a row scores all the slots in use into a buffer,
+// normalizes them (the probabilities are what H2O accumulates and SnapKV
+// votes with) and then sums the values; the query heads of a KV head (GQA)
+// share each key and value read.
+//
+// A cache with an undo log (`rollback<N>`, a region that ends in the
+// layer's log) records what each row overwrites before it does: per KV head
+// the slot it takes with that slot's old contents and, under H2O, every
+// slot's old mass. llmc_kv_rollback_evict and a call at a position below the
+// layer's length replay the log backwards, which restores the layer's bytes
+// exactly (speculative decoding's rejected drafts).
 //
 //===----------------------------------------------------------------------===//
 
@@ -62,6 +70,7 @@ struct Evict {
   int64_t observe, pool; // SnapKV only
   float *out;
   int64_t outStride;
+  const UndoLogView *log; // the layer's log, if any
 
   int64_t group() const { return heads / layout.kvHeads; }
   /// Whether this call is a SnapKV prompt to compress: it starts the
@@ -78,13 +87,60 @@ struct HeadCache {
   float *scores;
 };
 
-HeadCache headCache(const Evict &p, int64_t kvHead) {
-  const EvictLayout &l = p.layout;
-  uint8_t *head = p.cache + l.headOffset(p.layer, kvHead);
+HeadCache headCache(const EvictLayout &l, uint8_t *cache, int64_t layer,
+                    int64_t kvHead) {
+  uint8_t *head = cache + l.headOffset(layer, kvHead);
   return {reinterpret_cast<float *>(head + l.keysOffset()),
           reinterpret_cast<float *>(head + l.valuesOffset()),
           reinterpret_cast<int32_t *>(head + l.positionsOffset()),
           reinterpret_cast<float *>(head + l.scoresOffset())};
+}
+
+HeadCache headCache(const Evict &p, int64_t kvHead) {
+  return headCache(p.layout, p.cache, p.layer, kvHead);
+}
+
+/// Where KV head kvHead's part of the log entry of `position` starts.
+uint8_t *headEntry(const EvictLayout &l, int64_t layer, const UndoLogView &log,
+                   int64_t position, int64_t kvHead) {
+  return log.entry(position) + kvHead * l.headEntryBytes(l.slotsOf(layer));
+}
+
+/// Logs what inserting a position into `slot` of a head is about to
+/// overwrite (EvictLayout's entry).
+void logInsert(const EvictLayout &l, int64_t layer, const UndoLogView &log,
+               int64_t position, int64_t kvHead, const HeadCache &c,
+               int64_t slot) {
+  int64_t d = l.headDim;
+  int32_t slot32 = int32_t(slot);
+  uint8_t *e = headEntry(l, layer, log, position, kvHead);
+  e = put(e, &slot32, 4);
+  e = put(e, c.positions + slot, 4);
+  e = put(e, c.scores + slot, 4);
+  e = put(e, c.keys + slot * d, size_t(d) * 4);
+  e = put(e, c.values + slot * d, size_t(d) * 4);
+  if (l.undoScores)
+    put(e, c.scores, size_t(l.slotsOf(layer)) * 4);
+}
+
+/// Undoes what `position` changed in every KV head of `layer`.
+void undoPosition(const EvictLayout &l, uint8_t *cache, int64_t layer,
+                  const UndoLogView &log, int64_t position) {
+  int64_t d = l.headDim;
+  for (int64_t kvHead = 0; kvHead < l.kvHeads; ++kvHead) {
+    HeadCache c = headCache(l, cache, layer, kvHead);
+    const uint8_t *e = headEntry(l, layer, log, position, kvHead);
+    int32_t slot;
+    e = get(e, &slot, 4);
+    if (slot < 0 || slot >= l.slotsOf(layer))
+      continue; // never written by a kernel
+    e = get(e, c.positions + slot, 4);
+    e = get(e, c.scores + slot, 4);
+    e = get(e, c.keys + slot * d, size_t(d) * 4);
+    e = get(e, c.values + slot * d, size_t(d) * 4);
+    if (l.undoScores)
+      get(e, c.scores, size_t(l.slotsOf(layer)) * 4);
+  }
 }
 
 /// Keys and values one row attends over: n of each, `keyStride` and
@@ -243,6 +299,8 @@ void processHead(const Evict &p, int64_t kvHead) {
       else
         slot = windowVictim(c, count, p.sinks);
     }
+    if (*p.log)
+      logInsert(l, p.layer, *p.log, query, kvHead, c, slot);
     std::memcpy(c.keys + slot * d, p.k + t * p.kStride + kvHead * d,
                 size_t(d) * sizeof(float));
     std::memcpy(c.values + slot * d, p.v + t * p.vStride + kvHead * d,
@@ -312,14 +370,85 @@ extern "C" void llmc_attention_evict(
                reinterpret_cast<uintptr_t>(base) % alignof(float) == 0;
   if (!valid)
     return;
-  Evict p{layout,      base,       layer,      q + qOffset,    k + kOffset,
-          v + vOffset, qRowStride, kRowStride, vRowStride,     rows,
-          pos,         heads,      scale,      Policy(policy), sinks,
-          recent,      budget,     observe,    pool,           out + outOffset,
-          outRowStride};
+  // A buffer as long as the layout with a log of some depth has that log.
+  layout.undoScores = Policy(policy) == Policy::H2O;
+  layout.undoDepth = undoDepthFor(layout, cacheSize);
+  UndoLogView log(base + layout.layerOffset(layer) + layout.undoOffsetOf(layer),
+                  layout.undoLogOf(layer));
+  log.rewind(pos, [&](int64_t position) {
+    undoPosition(layout, base, layer, log, position);
+  });
+  Evict p{layout,       base,       layer,      q + qOffset,    k + kOffset,
+          v + vOffset,  qRowStride, kRowStride, vRowStride,     rows,
+          pos,          heads,      scale,      Policy(policy), sinks,
+          recent,       budget,     observe,    pool,           out + outOffset,
+          outRowStride, &log};
   // Keys a row attends over, on average: a SnapKV prompt attends in full.
-  double keys = p.selectsPrompt() ? double(rows + 1) / 2
-                                  : double(std::min(pos + rows, budget));
+  bool prompt = p.selectsPrompt();
+  double keys =
+      prompt ? double(rows + 1) / 2 : double(std::min(pos + rows, budget));
   double work = double(heads) * double(rows) * keys * double(headDim) * 4;
   parallelFor(kvHeads, /*grain=*/1, work, headRange, &p);
+  if (prompt) {
+    log.forget(pos + rows);
+  } else {
+    for (int64_t t = 0; t < rows; ++t)
+      log.added(pos + t);
+  }
+  log.store();
+}
+
+extern "C" void llmc_kv_rollback_evict(LLMC_MEMREF1(uint8_t, cache),
+                                       int64_t count, int64_t layers,
+                                       int64_t kvHeads, int64_t headDim,
+                                       int64_t policy, int64_t depth,
+                                       LLMC_MEMREF1(int64_t, layerSlots)) {
+  (void)cacheAllocated, (void)cacheStride, (void)layerSlotsAllocated;
+  if (count <= 0 || layers < 1 || kvHeads < 1 || headDim < 1 ||
+      policy < int64_t(Policy::Window) || policy > int64_t(Policy::SnapKV) ||
+      depth < 1 || depth > llmc::runtime::UndoLog::kMaxDepth ||
+      layerSlotsSize < layers)
+    return;
+  // Reused, so that the per-layer slot list allocates only once.
+  thread_local EvictLayout layout;
+  layout.layers = layers;
+  layout.kvHeads = kvHeads;
+  layout.headDim = headDim;
+  layout.slots = 0;
+  layout.layerSlots.clear();
+  for (int64_t l = 0; l < layers; ++l) {
+    int64_t slots = layerSlots[layerSlotsOffset + l * layerSlotsStride];
+    if (slots < 1)
+      return;
+    layout.layerSlots.push_back(slots);
+    layout.slots = std::max(layout.slots, slots);
+  }
+  layout.undoDepth = depth;
+  layout.undoScores = Policy(policy) == Policy::H2O;
+  uint8_t *base = cache + cacheOffset;
+  if (cacheSize < layout.totalBytes() ||
+      reinterpret_cast<uintptr_t>(base) % alignof(float) != 0)
+    return;
+  auto logOf = [&](int64_t l) {
+    return UndoLogView(base + layout.layerOffset(l) + layout.undoOffsetOf(l),
+                       layout.undoLogOf(l));
+  };
+  int64_t length = 0;
+  for (int64_t l = 0; l < layers; ++l)
+    length = std::max(length, logOf(l).length);
+  int64_t target = std::max<int64_t>(length - count, 0);
+  for (int64_t l = 0; l < layers; ++l) {
+    UndoLogView log = logOf(l);
+    if (log.length <= target)
+      continue;
+    // The layer alone, as its attention kernel sees it (the head arrays'
+    // offsets depend on the layer's own slot count).
+    EvictLayout one{1,  kvHeads, layout.slotsOf(l), headDim,
+                    {}, depth,   layout.undoScores};
+    uint8_t *region = base + layout.layerOffset(l);
+    log.rewind(target, [&](int64_t position) {
+      undoPosition(one, region, 0, log, position);
+    });
+    log.store();
+  }
 }

@@ -18,6 +18,16 @@
 // unpacked a byte at a time into a small float buffer, so the inner loops
 // are plain float loops the compiler vectorizes.
 //
+// A causal call of up to kBatchInvariantRows rows runs as that many one-row
+// calls (append, then attend), so that each row sees exactly the cache a
+// decode step at its position would, flushes included: speculative
+// verification stays equal to greedy decoding. A cache with an undo log
+// (`rollback<N>`, the logs after the last layer) records, before each such
+// row, the ring slot it overwrites and the records a flush overwrites;
+// llmc_kv_rollback_kivi and a call at a position below the layer's length
+// undo positions from it, restoring the bytes exactly. A longer call
+// (prefill) appends all its rows first and is not undoable.
+//
 //===----------------------------------------------------------------------===//
 
 #include "KVCodec.h"
@@ -85,6 +95,64 @@ void append(const Kivi &p) {
     float *slot = p.ring + s % l.ringSlots() * 2 * c;
     std::memcpy(slot, p.keyRow(s), size_t(c) * sizeof(float));
     std::memcpy(slot + c, p.valueRow(s), size_t(c) * sizeof(float));
+  }
+}
+
+/// Whether adding position `position` flushes a token group (the one
+/// starting at quantizedCount(position)) and whether the position itself
+/// goes to the ring (not when it is flushed at once, with R = 0).
+struct PositionEffects {
+  bool flushes, ringWrite;
+};
+
+PositionEffects effectsOf(const KiviLayout &l, int64_t position) {
+  int64_t after = l.quantizedCount(position + 1);
+  return {after > l.quantizedCount(position), position >= after};
+}
+
+/// The layer's sections, as the log's users address them.
+struct LayerBytes {
+  uint8_t *keys, *values;
+  float *ring;
+};
+
+LayerBytes layerBytes(const KiviLayout &l, uint8_t *base, int64_t layer) {
+  return {base + l.keyOffset(layer), base + l.valueOffset(layer),
+          reinterpret_cast<float *>(base + l.ringOffset(layer))};
+}
+
+/// Logs what adding `position` is about to overwrite: its ring slot, and
+/// the records of the group it flushes.
+void logPosition(const KiviLayout &l, const LayerBytes &b,
+                 const UndoLogView &log, int64_t position) {
+  PositionEffects effects = effectsOf(l, position);
+  int64_t c = l.channels(), records = l.groupRecordBytes();
+  if (effects.flushes) {
+    int64_t first = l.quantizedCount(position), group = first / l.group;
+    uint8_t *save = log.flushSave(group);
+    save = put(save, b.keys + group * records, size_t(records));
+    put(save, b.values + first * (c / l.group) * l.recordBytes(),
+        size_t(records));
+  }
+  if (effects.ringWrite)
+    put(log.entry(position), b.ring + position % l.ringSlots() * 2 * c,
+        size_t(2 * c) * sizeof(float));
+}
+
+/// Restores what adding `position` changed.
+void undoPosition(const KiviLayout &l, const LayerBytes &b,
+                  const UndoLogView &log, int64_t position) {
+  PositionEffects effects = effectsOf(l, position);
+  int64_t c = l.channels(), records = l.groupRecordBytes();
+  if (effects.ringWrite)
+    get(log.entry(position), b.ring + position % l.ringSlots() * 2 * c,
+        size_t(2 * c) * sizeof(float));
+  if (effects.flushes) {
+    int64_t first = l.quantizedCount(position), group = first / l.group;
+    const uint8_t *save = log.flushSave(group);
+    save = get(save, b.keys + group * records, size_t(records));
+    get(save, b.values + first * (c / l.group) * l.recordBytes(),
+        size_t(records));
   }
 }
 
@@ -232,6 +300,13 @@ extern "C" void llmc_attention_kivi(
                reinterpret_cast<uintptr_t>(base) % alignof(float) == 0;
   if (!valid)
     return;
+  // A buffer as long as the layout with a log of some depth has that log.
+  layout.undoDepth = undoDepthFor(layout, cacheSize);
+  LayerBytes bytes = layerBytes(layout, base, layer);
+  UndoLogView log(base + layout.undoOffset(layer), layout.undoLog());
+  log.rewind(pos, [&](int64_t position) {
+    undoPosition(layout, bytes, log, position);
+  });
   Kivi p{layout,
          base + layout.keyOffset(layer),
          base + layout.valueOffset(layer),
@@ -250,9 +325,68 @@ extern "C" void llmc_attention_kivi(
          scale,
          out + outOffset,
          outRowStride};
-  append(p);
-  double work =
-      double(heads) * double(rows) * double(pos + rows) * double(headDim) * 2;
   int64_t blocks = headBlockCount(heads, kvHeads);
-  parallelFor(blocks * rows, /*grain=*/1, work, attentionRange, &p);
+  if (rows > kBatchInvariantRows || (!causal && rows > 1)) {
+    append(p);
+    double work =
+        double(heads) * double(rows) * double(pos + rows) * double(headDim) * 2;
+    parallelFor(blocks * rows, /*grain=*/1, work, attentionRange, &p);
+    log.forget(pos + rows);
+    log.store();
+    return;
+  }
+  for (int64_t t = 0; t < rows; ++t) {
+    Kivi row = p;
+    row.q += t * p.qStride;
+    row.k += t * p.kStride;
+    row.v += t * p.vStride;
+    row.out += t * p.outStride;
+    row.rows = 1;
+    row.pos = pos + t;
+    if (log)
+      logPosition(layout, bytes, log, row.pos);
+    append(row);
+    double work = double(heads) * double(row.pos + 1) * double(headDim) * 2;
+    parallelFor(blocks, /*grain=*/1, work, attentionRange, &row);
+    log.added(row.pos);
+  }
+  log.store();
+}
+
+extern "C" void llmc_kv_rollback_kivi(LLMC_MEMREF1(uint8_t, cache),
+                                      int64_t count, int64_t layers,
+                                      int64_t kvHeads, int64_t capacity,
+                                      int64_t headDim, int64_t bits,
+                                      int64_t group, int64_t residual,
+                                      int64_t depth) {
+  (void)cacheAllocated, (void)cacheStride;
+  KiviLayout layout{layers, kvHeads, capacity, headDim,
+                    bits,   group,   residual, depth};
+  uint8_t *base = cache + cacheOffset;
+  bool valid = count > 0 && (bits == 2 || bits == 4 || bits == 8) &&
+               group > 0 && group % 8 == 0 && layers > 0 && kvHeads > 0 &&
+               headDim > 0 && capacity > 0 &&
+               (kvHeads * headDim) % group == 0 && residual >= 0 &&
+               depth >= 1 && depth <= llmc::runtime::UndoLog::kMaxDepth &&
+               cacheSize >= layout.totalBytes() &&
+               reinterpret_cast<uintptr_t>(base) % alignof(float) == 0;
+  if (!valid)
+    return;
+  auto logOf = [&](int64_t l) {
+    return UndoLogView(base + layout.undoOffset(l), layout.undoLog());
+  };
+  int64_t length = 0;
+  for (int64_t l = 0; l < layers; ++l)
+    length = std::max(length, logOf(l).length);
+  int64_t target = std::max<int64_t>(length - count, 0);
+  for (int64_t l = 0; l < layers; ++l) {
+    UndoLogView log = logOf(l);
+    if (log.length <= target)
+      continue;
+    LayerBytes bytes = layerBytes(layout, base, l);
+    log.rewind(target, [&](int64_t position) {
+      undoPosition(layout, bytes, log, position);
+    });
+    log.store();
+  }
 }

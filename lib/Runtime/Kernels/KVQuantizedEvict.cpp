@@ -28,7 +28,15 @@
 // pool. Each row scores every held position into a buffer (sinks and ring
 // exact, groups straight from the key codes as in llmc_attention_kivi),
 // normalizes them, adds the probabilities to the H2O masses and sums the
-// values, reading value records in place.
+// values, reading value records in place. A call of T rows (a SnapKV
+// prompt aside) is exactly T one-row calls.
+//
+// A cache with an undo log (`rollback<N>`, the end of the layer's region)
+// records, before each row, the sink or ring row it overwrites and every
+// ring and pool mass (the row's attention adds to all of them), and for a
+// flush the pool slot it takes with that slot's old records and first
+// position. llmc_kv_rollback_kivi_evict and a call at a position below the
+// layer's length replay the log backwards, restoring the bytes exactly.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,6 +75,7 @@ struct KiviEvict {
   int64_t observe, poolWidth; // SnapKV only
   float *out;
   int64_t outStride;
+  const UndoLogView *log; // the layer's log, if any
 
   int64_t channels() const { return layout.channels(); }
   int64_t group() const { return layout.group; }
@@ -143,6 +152,15 @@ void flush(const KiviEvict &p, int64_t index) {
   for (int64_t i = 0; i < g; ++i)
     mass += p.ringScores[(first + i) % p.pool.ringSlots()];
   int64_t slot = index < p.groups ? index : victim(p, mass);
+  if (p.log && *p.log) {
+    int32_t save[2] = {int32_t(slot), slot >= 0 ? p.firsts[slot] : 0};
+    uint8_t *to = put(p.log->flushSave(index), save, sizeof(save));
+    if (slot >= 0) {
+      int64_t records = p.pool.groupRecordBytes();
+      to = put(to, p.keyRecords(slot), size_t(records));
+      put(to, p.valueRecords(slot, 0), size_t(records));
+    }
+  }
   if (slot < 0)
     return;
   quantizeGroup([&](int64_t i) { return p.ringRow(first + i); },
@@ -281,9 +299,52 @@ void rowRange(const void *context, int64_t begin, int64_t end) {
     }
 }
 
+/// The sink or ring row position `position` is stored in.
+float *rowOf(const KiviEvict &p, int64_t position) {
+  return position < p.sinks() ? p.sinkRow(position)
+                              : p.ringRow(position - p.sinks());
+}
+
+/// Logs what adding `position` is about to overwrite, but for a flush (which
+/// logs itself once it has chosen its slot): its row and every mass.
+void logPosition(const KiviEvict &p, int64_t position) {
+  int64_t c = p.channels(), ringSlots = p.pool.ringSlots();
+  uint8_t *e = p.log->entry(position);
+  e = put(e, rowOf(p, position), size_t(2 * c) * sizeof(float));
+  e = put(e, p.ringScores, size_t(ringSlots) * sizeof(float));
+  put(e, p.groupScores, size_t(p.groups) * sizeof(float));
+}
+
+/// Restores what adding `position` changed.
+void undoPosition(const KiviEvict &p, const UndoLogView &log,
+                  int64_t position) {
+  int64_t c = p.channels(), ringSlots = p.pool.ringSlots();
+  const uint8_t *e = log.entry(position);
+  e = get(e, rowOf(p, position), size_t(2 * c) * sizeof(float));
+  e = get(e, p.ringScores, size_t(ringSlots) * sizeof(float));
+  get(e, p.groupScores, size_t(p.groups) * sizeof(float));
+  if (position < p.sinks())
+    return;
+  int64_t stream = position - p.sinks();
+  int64_t before = p.pool.quantizedCount(stream);
+  if (p.pool.quantizedCount(stream + 1) == before)
+    return;
+  int32_t save[2];
+  const uint8_t *from =
+      get(log.flushSave(before / p.group()), save, sizeof(save));
+  if (save[0] < 0 || save[0] >= p.groups)
+    return;
+  int64_t records = p.pool.groupRecordBytes();
+  p.firsts[save[0]] = save[1];
+  from = get(from, p.keyRecords(save[0]), size_t(records));
+  get(from, p.valueRecords(save[0], 0), size_t(records));
+}
+
 /// Inserts row t, attends it and, for H2O, adds its attention to the
 /// masses of the ring slots and pool groups it attended.
 void processRow(const KiviEvict &p, int64_t t) {
+  if (p.log && *p.log)
+    logPosition(p, p.pos + t);
   insert(p, t);
   Held h = held(p, t);
   int64_t n = h.count(p.group());
@@ -401,6 +462,27 @@ void selectPrompt(const KiviEvict &p) {
   }
 }
 
+/// A layer's sections at `region` (a layer with `groups` pool slots), with
+/// no rows: what the log's users address.
+KiviEvict layerView(const KiviEvictLayout &layout, uint8_t *region,
+                    int64_t groups) {
+  KiviLayout poolLayout = layout.pool(groups);
+  auto at = [&](int64_t offset) { return region + offset; };
+  KiviEvict p{};
+  p.layout = layout;
+  p.pool = poolLayout;
+  p.groups = groups;
+  p.keys = at(poolLayout.keyOffset(0));
+  p.values = at(poolLayout.valueOffset(0));
+  p.ring = reinterpret_cast<float *>(at(poolLayout.ringOffset(0)));
+  p.sinkRows = reinterpret_cast<float *>(at(layout.sinkOffset(groups)));
+  p.ringScores = reinterpret_cast<float *>(at(layout.ringScoreOffset(groups)));
+  p.groupScores =
+      reinterpret_cast<float *>(at(layout.groupScoreOffset(groups)));
+  p.firsts = reinterpret_cast<int32_t *>(at(layout.firstsOffset(groups)));
+  return p;
+}
+
 } // namespace
 
 extern "C" void llmc_attention_kivi_evict(
@@ -437,38 +519,96 @@ extern "C" void llmc_attention_kivi_evict(
                          group,  residual, sinks,  groups};
   if (cacheSize < layout.totalBytes())
     return;
-  uint8_t *region = base + layout.layerOffset(layer);
-  KiviLayout poolLayout = layout.pool(groups);
-  auto at = [&](int64_t offset) { return region + offset; };
-  KiviEvict p{layout,
-              poolLayout,
-              groups,
-              at(poolLayout.keyOffset(0)),
-              at(poolLayout.valueOffset(0)),
-              reinterpret_cast<float *>(at(poolLayout.ringOffset(0))),
-              reinterpret_cast<float *>(at(layout.sinkOffset(groups))),
-              reinterpret_cast<float *>(at(layout.ringScoreOffset(groups))),
-              reinterpret_cast<float *>(at(layout.groupScoreOffset(groups))),
-              reinterpret_cast<int32_t *>(at(layout.firstsOffset(groups))),
-              q + qOffset,
-              k + kOffset,
-              v + vOffset,
-              qRowStride,
-              kRowStride,
-              vRowStride,
-              rows,
-              pos,
-              heads,
-              scale,
-              Policy(policy),
-              observe,
-              pool,
-              out + outOffset,
-              outRowStride};
+  // A buffer as long as the layout with a log of some depth has that log.
+  layout.undoDepth = undoDepthFor(layout, cacheSize);
+  KiviEvict p = layerView(layout, base + layout.layerOffset(layer), groups);
+  UndoLogView log(base + layout.layerOffset(layer) + layout.undoOffset(groups),
+                  layout.undoLog(groups));
+  log.rewind(pos, [&](int64_t position) { undoPosition(p, log, position); });
+  p.q = q + qOffset;
+  p.k = k + kOffset;
+  p.v = v + vOffset;
+  p.qStride = qRowStride;
+  p.kStride = kRowStride;
+  p.vStride = vRowStride;
+  p.rows = rows;
+  p.pos = pos;
+  p.heads = heads;
+  p.scale = scale;
+  p.policy = Policy(policy);
+  p.observe = observe;
+  p.poolWidth = pool;
+  p.out = out + outOffset;
+  p.outStride = outRowStride;
+  p.log = &log;
   if (p.selectsPrompt()) {
     selectPrompt(p);
-    return;
+    log.forget(pos + rows);
+  } else {
+    for (int64_t t = 0; t < rows; ++t) {
+      processRow(p, t);
+      log.added(pos + t);
+    }
   }
-  for (int64_t t = 0; t < rows; ++t)
-    processRow(p, t);
+  log.store();
+}
+
+extern "C" void
+llmc_kv_rollback_kivi_evict(LLMC_MEMREF1(uint8_t, cache), int64_t count,
+                            int64_t layers, int64_t kvHeads, int64_t headDim,
+                            int64_t bits, int64_t group, int64_t residual,
+                            int64_t sinks, int64_t depth,
+                            LLMC_MEMREF1(int64_t, layerGroups)) {
+  (void)cacheAllocated, (void)cacheStride, (void)layerGroupsAllocated;
+  int64_t c = kvHeads * headDim;
+  if (count <= 0 || layers < 1 || kvHeads < 1 || headDim < 1 ||
+      (bits != 2 && bits != 4 && bits != 8) || group < 8 || group > kChunk ||
+      group % 8 != 0 || c % group != 0 || residual < 0 || sinks < 0 ||
+      depth < 1 || depth > llmc::runtime::UndoLog::kMaxDepth ||
+      layerGroupsSize < layers)
+    return;
+  // Reused, so that the per-layer group list allocates only once.
+  thread_local KiviEvictLayout layout;
+  layout.layers = layers;
+  layout.kvHeads = kvHeads;
+  layout.headDim = headDim;
+  layout.bits = bits;
+  layout.group = group;
+  layout.residual = residual;
+  layout.sinks = sinks;
+  layout.groups = 0;
+  layout.layerGroups.clear();
+  for (int64_t l = 0; l < layers; ++l) {
+    int64_t groups = layerGroups[layerGroupsOffset + l * layerGroupsStride];
+    if (groups < 1)
+      return;
+    layout.layerGroups.push_back(groups);
+  }
+  layout.undoDepth = depth;
+  uint8_t *base = cache + cacheOffset;
+  if (cacheSize < layout.totalBytes() ||
+      reinterpret_cast<uintptr_t>(base) % alignof(float) != 0)
+    return;
+  auto logOf = [&](int64_t l) {
+    int64_t groups = layout.groupsOf(l);
+    return UndoLogView(base + layout.layerOffset(l) + layout.undoOffset(groups),
+                       layout.undoLog(groups));
+  };
+  int64_t length = 0;
+  for (int64_t l = 0; l < layers; ++l)
+    length = std::max(length, logOf(l).length);
+  int64_t target = std::max<int64_t>(length - count, 0);
+  for (int64_t l = 0; l < layers; ++l) {
+    UndoLogView log = logOf(l);
+    if (log.length <= target)
+      continue;
+    // The layer alone (a copy of `layout` would copy its group list).
+    KiviEvictLayout one{1,     kvHeads,  headDim, bits,
+                        group, residual, sinks,   layout.groupsOf(l)};
+    one.undoDepth = depth;
+    KiviEvict p = layerView(one, base + layout.layerOffset(l), one.groups);
+    log.rewind(target,
+               [&](int64_t position) { undoPosition(p, log, position); });
+    log.store();
+  }
 }

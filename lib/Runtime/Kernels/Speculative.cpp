@@ -1,14 +1,15 @@
 //===- Speculative.cpp - draft lookup and greedy acceptance ---------------===//
 //
 // Part of llmc. The two small pieces of a speculative step that are not
-// model computation: prompt-lookup drafting (llm.ngram_draft) and greedy
-// acceptance (llm.spec_accept). Both walk a few token ids; the model work
+// model computation: prompt-lookup drafting (llm.ngram_draft) and
+// acceptance (llm.spec_accept: greedy, or the rejection-sampling rule). Both walk a few token ids; the model work
 // (drafting with a skipped-layer model, the batched verification) is the
 // step function's own.
 //
 //===----------------------------------------------------------------------===//
 
 #include "llmc/Runtime/Kernels.h"
+#include "llmc/Runtime/Sampling.h"
 #include <algorithm>
 #include <cstdint>
 
@@ -54,24 +55,80 @@ extern "C" int64_t llmc_ngram_draft(LLMC_MEMREF1(int32_t, history),
   return 0;
 }
 
+namespace {
+
+/// splitmix64: a small, well-mixed generator, so a step's draws depend only
+/// on its seed.
+struct SplitMix {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, 1), 53 bits.
+  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
+};
+
+} // namespace
+
 extern "C" int64_t llmc_spec_accept(LLMC_MEMREF1(int32_t, draft),
                                     int64_t count,
-                                    LLMC_MEMREF1(int32_t, target),
+                                    LLMC_MEMREF2(float, logits),
+                                    double temperature, int64_t topK,
+                                    double topP, int64_t seed,
                                     LLMC_MEMREF1(int32_t, tokens)) {
-  (void)draftAllocated, (void)targetAllocated, (void)tokensAllocated;
+  (void)draftAllocated, (void)logitsAllocated, (void)tokensAllocated;
   Tokens d{draft + draftOffset, draftSize, draftStride};
-  Tokens t{target + targetOffset, targetSize, targetStride};
   Tokens out{tokens + tokensOffset, tokensSize, tokensStride};
   out.clear();
-  if (t.size < 1 || out.size < 1)
+  if (logitsRows < 1 || logitsCols < 1 || out.size < 1)
     return 0;
-  count = std::clamp<int64_t>(count, 0,
-                              std::min({d.size, t.size - 1, out.size - 1}));
-  int64_t i = 0;
-  while (i < count && d[i] == t[i]) {
-    out[i] = t[i];
-    ++i;
+  count = std::clamp<int64_t>(
+      count, 0, std::min({d.size, logitsRows - 1, out.size - 1}));
+  const float *rows = logits + logitsOffset;
+  auto row = [&](int64_t i) { return rows + i * logitsRowStride; };
+
+  if (!(temperature > 0.0) || topK == 1) {
+    // Greedy: the target's argmax (first maximum) per row.
+    auto argmax = [&](int64_t i) {
+      const float *r = row(i);
+      int32_t best = 0;
+      for (int64_t v = 1; v < logitsCols; ++v)
+        if (r[v * logitsColStride] > r[best * logitsColStride])
+          best = int32_t(v);
+      return best;
+    };
+    int64_t i = 0;
+    for (; i < count; ++i) {
+      int32_t target = argmax(i);
+      out[i] = target;
+      if (target != d[i])
+        return i + 1;
+    }
+    out[i] = argmax(i); // every draft token agreed: the target's next one
+    return i + 1;
   }
-  out[i] = t[i]; // the target's own next token
-  return i + 1;
+
+  // Speculative sampling with a deterministic draft (q = the draft token
+  // with probability 1): keep d_i with probability p_i(d_i), else draw
+  // from p_i without d_i; after a full acceptance draw from p_count.
+  thread_local llmc::runtime::TokenDistribution p;
+  SplitMix rng{uint64_t(seed)};
+  for (int64_t i = 0; i < count; ++i) {
+    p.compute(row(i), logitsCols, logitsColStride, temperature, topK, topP);
+    double kept = p.weight(d[i]);
+    double u = rng.uniform();
+    double rest = p.total - kept;
+    if (u * p.total < kept || !(rest > 0.0)) {
+      out[i] = d[i];
+      continue;
+    }
+    out[i] = p.pick(rng.uniform() * rest, d[i]);
+    return i + 1;
+  }
+  p.compute(row(count), logitsCols, logitsColStride, temperature, topK, topP);
+  out[count] = p.pick(rng.uniform() * p.total);
+  return count + 1;
 }

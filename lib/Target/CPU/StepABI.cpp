@@ -26,22 +26,32 @@ LogicalResult rewriteStep(func::FuncOp func) {
   b.setInsertionPointToStart(&entry);
   auto returnOp = cast<func::ReturnOp>(func.getBody().back().getTerminator());
 
+  // Each cache result is written into its cache argument: the k-th cache
+  // result pairs with the first unpaired argument of its type, in order (a
+  // speculative step with a draft model has two caches).
+  DenseMap<unsigned, int> cacheArgOfResult;
+  llvm::SmallDenseSet<unsigned> cacheArgs;
+  for (unsigned r = 0, e = func.getNumResults(); r < e; ++r) {
+    if (!func.getResultAttr(r, kCacheResultAttr))
+      continue;
+    for (BlockArgument arg : entry.getArguments())
+      if (arg.getType() == func.getResultTypes()[r] &&
+          !cacheArgs.contains(arg.getArgNumber())) {
+        cacheArgs.insert(arg.getArgNumber());
+        cacheArgOfResult[r] = int(arg.getArgNumber());
+        break;
+      }
+  }
+
   // Arguments: tensors become memrefs read through to_tensor.
   SmallVector<Type> argTypes;
-  int cacheArg = -1;
   for (BlockArgument arg : entry.getArguments()) {
     auto tensor = dyn_cast<RankedTensorType>(arg.getType());
     if (!tensor) {
       argTypes.push_back(arg.getType());
       continue;
     }
-    bool isCache = false;
-    for (unsigned r = 0, e = func.getNumResults(); r < e; ++r)
-      if (func.getResultAttr(r, kCacheResultAttr) &&
-          func.getResultTypes()[r] == tensor && cacheArg < 0)
-        isCache = true;
-    if (isCache)
-      cacheArg = arg.getArgNumber();
+    bool isCache = cacheArgs.contains(arg.getArgNumber());
     auto memref = MemRefType::get(tensor.getShape(), tensor.getElementType());
     arg.setType(memref);
     auto toTensor = bufferization::ToTensorOp::create(
@@ -58,8 +68,9 @@ LogicalResult rewriteStep(func::FuncOp func) {
       return func.emitOpError("step result ")
              << index << " is not a tensor: " << value.getType();
     Value dest;
-    if (func.getResultAttr(index, kCacheResultAttr) && cacheArg >= 0) {
-      dest = entry.getArgument(cacheArg);
+    if (auto it = cacheArgOfResult.find(unsigned(index));
+        it != cacheArgOfResult.end()) {
+      dest = entry.getArgument(unsigned(it->second));
     } else {
       auto memref = MemRefType::get(tensor.getShape(), tensor.getElementType());
       dest = entry.addArgument(memref, func.getLoc());

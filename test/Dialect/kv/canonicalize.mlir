@@ -220,6 +220,26 @@ func.func @rollback_chain_past_capacity(%c: !kv.cache<5x4x512x8, f32>) -> !kv.ca
 
 // -----
 
+// With an undo log, constant counts are summed while the sum fits the log;
+// past it the two rollbacks stay (a count beyond rollback<N> does not verify).
+// CHECK-LABEL: func.func @rollback_chain_undo_log
+// CHECK-SAME: (%[[C:.*]]: !kv.cache
+// CHECK-DAG: %[[C3:.*]] = arith.constant 3 : index
+// CHECK-DAG: %[[C4:.*]] = arith.constant 4 : index
+// CHECK: %[[R0:.*]] = kv.rollback %[[C]] by %[[C4]]
+// CHECK-NEXT: %[[R1:.*]] = kv.rollback %[[R0]] by %[[C3]]
+// CHECK-NEXT: return %[[R1]]
+func.func @rollback_chain_undo_log(%c: !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<6>>) -> !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<6>> {
+  %c1 = arith.constant 1 : index
+  %c3 = arith.constant 3 : index
+  %0 = kv.rollback %c by %c1 : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<6>>
+  %1 = kv.rollback %0 by %c3 : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<6>>
+  %2 = kv.rollback %1 by %c3 : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<6>>
+  return %2 : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<6>>
+}
+
+// -----
+
 // A zero count in the chain simply disappears.
 // CHECK-LABEL: func.func @rollback_chain_with_zero
 // CHECK-SAME: (%[[C:.*]]: !kv.cache<5x4x512x8, f32>, %[[A:.*]]: index)

@@ -463,6 +463,53 @@ func.func @rollback_too_many(%c: !kv.cache<5x4x512x8, f32>) {
 
 // -----
 
+func.func @rollback_without_log(%c: !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>>, %n: index) {
+  // expected-error@+1 {{'kv.rollback' op cannot roll back a cache with KIVI storage or an eviction policy without an undo log: its type needs rollback<N>}}
+  %0 = kv.rollback %c by %n : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>>
+  return
+}
+
+// -----
+
+func.func @rollback_past_log(%c: !kv.cache<5x4x128x8, f32, #kv.policy<window, recent = 128>, rollback<4>>) {
+  %n = arith.constant 5 : index
+  // expected-error@+1 {{'kv.rollback' op rolls back 5 positions, more than the undo log of the cache holds (rollback<4>)}}
+  %0 = kv.rollback %c by %n : !kv.cache<5x4x128x8, f32, #kv.policy<window, recent = 128>, rollback<4>>
+  return
+}
+
+// -----
+
+// expected-error@+1 {{rollback<4> keeps an undo log, which only KIVI and evicting caches need (a float cache rolls back by its position alone)}}
+func.func private @rollback_float(!kv.cache<5x4x512x8, f32, rollback<4>>)
+
+// -----
+
+// expected-error@+1 {{rollback depth must be in [1, 16], got 17}}
+func.func private @rollback_deep(!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<17>>)
+
+// -----
+
+// expected-error@+1 {{rollback depth must be in [1, 16], got 0}}
+func.func private @rollback_zero(!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<0>>)
+
+// -----
+
+// expected-error@+1 {{cache rollback depth given twice}}
+func.func private @rollback_twice(!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<2>, rollback<2>>)
+
+// -----
+
+// expected-error@+1 {{rollback<4> needs an evicting cache stored as f32 or KIVI}}
+func.func private @rollback_f16_policy(!kv.cache<5x4x128x8, f16, #kv.policy<window, recent = 128>, rollback<4>>)
+
+// -----
+
+// expected-error@+1 {{rollback<4> needs a contiguous cache, not paged}}
+func.func private @rollback_paged(!kv.cache<5x4x128x8, f32, paged<16>, #kv.policy<window, recent = 128>, rollback<4>>)
+
+// -----
+
 func.func @fork_negative(%c: !kv.cache<5x4x512x8, f32>) {
   %n = arith.constant -16 : index
   // expected-error@+1 {{'kv.fork' op fork prefix must be non-negative, got -16}}
@@ -530,3 +577,11 @@ func.func private @kivi_group(!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 64
 
 // expected-error@+1 {{KIVI residual window of 512 positions is not smaller than the cache capacity 512}}
 func.func private @kivi_residual(!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 512>>)
+
+// -----
+
+func.func @compact_kivi(%c: !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>>, %pos: index, %rows: tensor<5xi32>, %n: index) {
+  // expected-error@+1 {{'kv.compact' op needs a contiguous f32 cache, got '!kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>>'}}
+  %r = kv.compact %c at %pos rows %rows count %n : tensor<5xi32>, !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>>
+  return
+}

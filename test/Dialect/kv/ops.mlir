@@ -124,6 +124,21 @@ func.func @rollback(%c: !kv.cache<5x4x512x8, f32>, %n: index) {
   return
 }
 
+// A KIVI or evicting cache rolls back through the undo log its type keeps.
+// CHECK-LABEL: func.func @rollback_with_log
+// CHECK-SAME: !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<5>>
+// CHECK-SAME: !kv.cache<5x4x128x8, f32, #kv.policy<h2o, heavy = 64, recent = 64>, rollback<16>>
+func.func @rollback_with_log(%q: !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<5>>,
+                             %e: !kv.cache<5x4x128x8, f32, #kv.policy<h2o, heavy = 64, recent = 64>, rollback<16>>, %n: index) {
+  // CHECK: kv.rollback %{{.*}} by %{{.*}} : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<5>>
+  %0 = kv.rollback %q by %n : !kv.cache<5x4x512x8, #kv.kivi<bits = 4, group = 32, residual = 128>, rollback<5>>
+  // The whole log is a valid constant count.
+  // CHECK: kv.rollback %{{.*}} by %{{.*}} : !kv.cache<5x4x128x8, f32, #kv.policy<h2o, heavy = 64, recent = 64>, rollback<16>>
+  %c16 = arith.constant 16 : index
+  %1 = kv.rollback %e by %c16 : !kv.cache<5x4x128x8, f32, #kv.policy<h2o, heavy = 64, recent = 64>, rollback<16>>
+  return
+}
+
 // CHECK-LABEL: func.func @fork
 // CHECK-SAME: (%[[C:.*]]: !kv.cache<5x4x512x8, f32, paged<16>>, %[[N:.*]]: index)
 func.func @fork(%c: !kv.cache<5x4x512x8, f32, paged<16>>, %n: index) {
@@ -230,4 +245,11 @@ func.func private @policy_layer_budgets(
 // CHECK-SAME: kv.default_policy = #kv.policy<snapkv, heavy = 96, observe = 16, pool = 7>
 func.func @policy_attr() attributes {kv.default_policy = #kv.policy<snapkv, heavy = 96, observe = 16, pool = 7>} {
   return
+}
+
+// CHECK-LABEL: func.func @compact
+func.func @compact(%c: !kv.cache<5x4x512x8, f32>, %pos: index, %rows: tensor<5xi32>, %n: index) -> !kv.cache<5x4x512x8, f32> {
+  // CHECK: kv.compact %{{.*}} at %{{.*}} rows %{{.*}} count %{{.*}} : tensor<5xi32>, !kv.cache<5x4x512x8, f32>
+  %r = kv.compact %c at %pos rows %rows count %n : tensor<5xi32>, !kv.cache<5x4x512x8, f32>
+  return %r : !kv.cache<5x4x512x8, f32>
 }

@@ -544,3 +544,43 @@ func.func @sample_top_p_above_one(%l: tensor<1x512xf32>, %seed: i64) {
   %0 = llm.sample %l, %seed {temperature = 1.0 : f32, top_p = 1.5 : f32} : tensor<1x512xf32>, i64 -> tensor<1xi32>
   return
 }
+
+// -----
+
+func.func @tree_window(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %c: !kv.cache<2x4x512x8, f32>, %pos: index, %tree: tensor<?xi32>) {
+  // expected-error@+1 {{'llm.attention' op a tree mask needs causal attention without a window}}
+  %o, %c1 = llm.attention %q, %k, %k, %c[0] at %pos tree(%tree : tensor<?xi32>) {head_dim = 8 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35 : f32, window = 16 : i64} : tensor<?x64xf32>, tensor<?x32xf32>, !kv.cache<2x4x512x8, f32> -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @tree_rows(%q: tensor<3x64xf32>, %k: tensor<3x32xf32>, %c: !kv.cache<2x4x512x8, f32>, %pos: index, %tree: tensor<2xi32>) {
+  // expected-error@+1 {{'llm.attention' op tree must hold one parent per query row, got 'tensor<2xi32>'}}
+  %o, %c1 = llm.attention %q, %k, %k, %c[0] at %pos tree(%tree : tensor<2xi32>) {head_dim = 8 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35 : f32} : tensor<3x64xf32>, tensor<3x32xf32>, !kv.cache<2x4x512x8, f32> -> tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_tree(%q: tensor<3x64xf32>, %pos: index, %tree: tensor<2xi32>) {
+  // expected-error@+1 {{'llm.rope' op tree must hold one parent per row, got 'tensor<2xi32>'}}
+  %r = llm.rope %q at %pos tree(%tree : tensor<2xi32>) {head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<3x64xf32>
+  return
+}
+
+// -----
+
+func.func @tree_width(%hist: tensor<?xi32>, %len: index) {
+  // expected-error@+1 {{'llm.ngram_tree_draft' op width must be >= 1, got 0}}
+  %d, %p, %n = llm.ngram_tree_draft %hist, %len {max = 4 : i64, ngram = 3 : i64, width = 0 : i64} : tensor<?xi32> -> tensor<4xi32>
+  return
+}
+
+// -----
+
+func.func @accept_tree_size(%d: tensor<4xi32>, %n: index, %logits: tensor<?x512xf32>, %t: f64, %tk: i64, %tp: f64, %seed: i64) {
+  // expected-error@+1 {{'llm.spec_accept_tree' op tokens and path must hold one more than the draft (5)}}
+  %tokens, %path, %a = llm.spec_accept_tree %d, %d, %n, %logits sampling(%t, %tk, %tp, %seed) : tensor<4xi32>, tensor<?x512xf32> -> tensor<4xi32>
+  return
+}

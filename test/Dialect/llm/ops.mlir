@@ -105,3 +105,18 @@ func.func @token_choice(%logits: tensor<1x512xf32>, %batch: tensor<?x512xf16>, %
   %2 = llm.sample %batch, %seed {temperature = 1.0 : f32} : tensor<?x512xf16>, i64 -> tensor<?xi64>
   return %0, %1, %2 : tensor<1xi32>, tensor<1xi32>, tensor<?xi64>
 }
+
+// Token trees: per-row positions by depth, a tree mask, the tree drafter
+// and tree acceptance.
+// CHECK-LABEL: func.func @token_tree
+func.func @token_tree(%q: tensor<?x64xf32>, %k: tensor<?x32xf32>, %c: !kv.cache<2x4x512x8, f32>, %pos: index, %tree: tensor<?xi32>, %hist: tensor<?xi32>, %len: index, %logits: tensor<?x512xf32>, %t: f64, %tk: i64, %tp: f64, %seed: i64) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<5xi32>, tensor<5xi32>) {
+  // CHECK: llm.rope %{{.*}} at %{{.*}} tree(%{{.*}} : tensor<?xi32>) {head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.000000e+04 : f32} : tensor<?x64xf32>
+  %r = llm.rope %q at %pos tree(%tree : tensor<?xi32>) {head_dim = 8 : i64, rotary_dims = 8 : i64, theta = 1.0e+04 : f32} : tensor<?x64xf32>
+  // CHECK: llm.attention %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}[1] at %{{.*}} tree(%{{.*}} : tensor<?xi32>) {head_dim = 8 : i64
+  %o, %c1 = llm.attention %r, %k, %k, %c[1] at %pos tree(%tree : tensor<?xi32>) {head_dim = 8 : i64, num_heads = 8 : i64, num_kv_heads = 4 : i64, scale = 0.35 : f32} : tensor<?x64xf32>, tensor<?x32xf32>, !kv.cache<2x4x512x8, f32> -> tensor<?x64xf32>
+  // CHECK: llm.ngram_tree_draft %{{.*}}, %{{.*}} {max = 4 : i64, ngram = 3 : i64, width = 2 : i64} : tensor<?xi32> -> tensor<4xi32>
+  %d, %p, %n = llm.ngram_tree_draft %hist, %len {max = 4 : i64, ngram = 3 : i64, width = 2 : i64} : tensor<?xi32> -> tensor<4xi32>
+  // CHECK: llm.spec_accept_tree %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} sampling(%{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}) : tensor<4xi32>, tensor<?x512xf32> -> tensor<5xi32>
+  %tokens, %path, %a = llm.spec_accept_tree %d, %p, %n, %logits sampling(%t, %tk, %tp, %seed) : tensor<4xi32>, tensor<?x512xf32> -> tensor<5xi32>
+  return %r, %o, %tokens, %path : tensor<?x64xf32>, tensor<?x64xf32>, tensor<5xi32>, tensor<5xi32>
+}

@@ -1,0 +1,42 @@
+//===- Sampling.h - the distribution a sampled token is drawn from --------===//
+//
+// Part of llmc. Plain sampling (runtime::Sampler) and speculative sampling
+// (llmc_spec_accept, the rejection rule) must draw from the same
+// distribution: a row of logits at a temperature, cut to the top k tokens
+// and then to the top-p mass. TokenDistribution computes it once for both.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef LLMC_RUNTIME_SAMPLING_H
+#define LLMC_RUNTIME_SAMPLING_H
+
+#include <cstddef>
+#include <cstdint>
+#include <utility>
+#include <vector>
+
+namespace llmc::runtime {
+
+/// The kept tokens of one row and their unnormalized weights (most likely
+/// first; ties by lower id). Reuses its storage across rows.
+struct TokenDistribution {
+  std::vector<std::pair<float, int32_t>> candidates;
+  std::vector<double> weights;
+  /// Kept tokens (a prefix of candidates) and the sum of their weights.
+  size_t size = 0;
+  double total = 0.0;
+
+  /// `vocab` logits `stride` floats apart, at `temperature` > 0; topK 0 and
+  /// topP 1 keep everything.
+  void compute(const float *row, int64_t vocab, int64_t stride,
+               double temperature, int64_t topK, double topP);
+  /// The weight of `token` (0 when it is not kept).
+  double weight(int32_t token) const;
+  /// The kept token at `draw` in [0, total) of the cumulative weights,
+  /// skipping `excluded` (-1: none).
+  int32_t pick(double draw, int32_t excluded = -1) const;
+};
+
+} // namespace llmc::runtime
+
+#endif // LLMC_RUNTIME_SAMPLING_H
