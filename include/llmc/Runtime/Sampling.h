@@ -37,6 +37,20 @@ struct TokenDistribution {
   int32_t pick(double draw, int32_t excluded = -1) const;
 };
 
+/// splitmix64: a small, well-mixed generator, so that a speculative step's
+/// draws depend only on its seed.
+struct SplitMix {
+  uint64_t state;
+  uint64_t next() {
+    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+  }
+  /// Uniform in [0, 1), 53 bits.
+  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
+};
+
 } // namespace llmc::runtime
 
 #endif // LLMC_RUNTIME_SAMPLING_H

@@ -638,6 +638,16 @@ struct NgramDraftToHelper : OpConversionPattern<llm::NgramDraftOp> {
   }
 };
 
+/// The target's logits and the sampling settings of an acceptance op, as
+/// the acceptance helpers take them.
+template <typename Adaptor>
+void appendLogitsAndSampling(OpBuilder &b, Operation *op, Adaptor adaptor,
+                             SmallVector<Value> &args) {
+  args.append({matrixBuffer(b, op->getLoc(), op, adaptor.getLogits()),
+               adaptor.getTemperature(), adaptor.getTopK(), adaptor.getTopP(),
+               adaptor.getSeed()});
+}
+
 struct SpecAcceptToHelper : OpConversionPattern<llm::SpecAcceptOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -647,12 +657,8 @@ struct SpecAcceptToHelper : OpConversionPattern<llm::SpecAcceptOp> {
     OpBuilder &b = rewriter;
     SmallVector<Value> args = {
         tokenBuffer(b, loc, op, adaptor.getDraft()),
-        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount()),
-        matrixBuffer(b, loc, op, adaptor.getLogits()),
-        adaptor.getTemperature(),
-        adaptor.getTopK(),
-        adaptor.getTopP(),
-        adaptor.getSeed()};
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount())};
+    appendLogitsAndSampling(b, op, adaptor, args);
     auto [tokens, accepted] = callTokenHelper(b, op, "llmc_spec_accept", args,
                                               op.getTokens().getType());
     rewriter.replaceOp(op, {tokens, accepted});
@@ -808,12 +814,8 @@ struct SpecAcceptTreeToHelper : OpConversionPattern<llm::SpecAcceptTreeOp> {
     SmallVector<Value> args = {
         tokenBuffer(b, loc, op, adaptor.getDraft()),
         tokenBuffer(b, loc, op, adaptor.getParents()),
-        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount()),
-        matrixBuffer(b, loc, op, adaptor.getLogits()),
-        adaptor.getTemperature(),
-        adaptor.getTopK(),
-        adaptor.getTopP(),
-        adaptor.getSeed()};
+        arith::IndexCastOp::create(b, loc, b.getI64Type(), adaptor.getCount())};
+    appendLogitsAndSampling(b, op, adaptor, args);
     memref::AllocOp path = newTokenBuffer(b, loc, op.getPath().getType(), args);
     memref::AllocOp tokens =
         newTokenBuffer(b, loc, op.getTokens().getType(), args);

@@ -25,7 +25,6 @@ struct Tokens {
       (*this)[i] = 0;
   }
 };
-
 } // namespace
 
 extern "C" int64_t llmc_ngram_draft(LLMC_MEMREF1(int32_t, history),
@@ -54,24 +53,6 @@ extern "C" int64_t llmc_ngram_draft(LLMC_MEMREF1(int32_t, history),
   }
   return 0;
 }
-
-namespace {
-
-/// splitmix64: a small, well-mixed generator, so a step's draws depend only
-/// on its seed.
-struct SplitMix {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  /// Uniform in [0, 1), 53 bits.
-  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
-};
-
-} // namespace
 
 extern "C" int64_t llmc_spec_accept(LLMC_MEMREF1(int32_t, draft),
                                     int64_t count,
@@ -115,7 +96,7 @@ extern "C" int64_t llmc_spec_accept(LLMC_MEMREF1(int32_t, draft),
   // with probability 1): keep d_i with probability p_i(d_i), else draw
   // from p_i without d_i; after a full acceptance draw from p_count.
   thread_local llmc::runtime::TokenDistribution p;
-  SplitMix rng{uint64_t(seed)};
+  llmc::runtime::SplitMix rng{uint64_t(seed)};
   for (int64_t i = 0; i < count; ++i) {
     p.compute(row(i), logitsCols, logitsColStride, temperature, topK, topP);
     double kept = p.weight(d[i]);

@@ -42,18 +42,6 @@ void pathOf(const Ids &parents, int64_t t, std::vector<int64_t> &path) {
   std::reverse(path.begin(), path.end());
 }
 
-/// splitmix64, as llmc_spec_accept draws.
-struct SplitMix {
-  uint64_t state;
-  uint64_t next() {
-    uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  double uniform() { return double(next() >> 11) * 0x1.0p-53; }
-};
-
 } // namespace
 
 extern "C" void llmc_rope_tree(LLMC_MEMREF2(float, x), int64_t pos,
@@ -262,7 +250,7 @@ extern "C" int64_t llmc_spec_accept_tree(
   bool greedy = !(temperature > 0.0) || topK == 1;
   thread_local llmc::runtime::TokenDistribution p;
   thread_local std::vector<double> residual;
-  SplitMix rng{uint64_t(seed)};
+  llmc::runtime::SplitMix rng{uint64_t(seed)};
   // node: the draft index whose row we are at (-1: the root, row 0).
   int64_t node = -1, emitted = 0;
   while (emitted < out.size) {
