@@ -251,6 +251,17 @@ llmc::driver::generate(runtime::CompiledModel &model,
       if (adaptive)
         control.draftLimit = adaptive->next();
       Stopwatch stepWatch;
+      if (control.draftLimit == 0) {
+        // No draft this step: a plain decode step is the same token (or
+        // distribution) without the verification path's overhead.
+        logits = model.forward({next});
+        if (!logits)
+          return logits.takeError();
+        next = sampler.sample(*logits);
+        adaptive->observe(0, 0, 0, stepWatch.seconds());
+        ++run.steps;
+        continue;
+      }
       llvm::Expected<runtime::CompiledModel::SpecStep> step =
           model.speculate(history, control);
       if (!step)

@@ -106,8 +106,9 @@ bool isAdaptiveSpec(llvm::StringRef spec);
 /// each speculative step's draft length in [0, maxDraft] to maximize the
 /// expected tokens per second, from the acceptance rate so far (geometric
 /// model, exponentially decayed), how often a draft was available, and the
-/// measured time of steps at each length. Greedy output does not depend on
-/// it; sampled output stays distributed as the target's.
+/// measured time of steps at each length; a step of length 0 is a plain
+/// decode step. Greedy output does not depend on it; sampled output stays
+/// distributed as the target's.
 class DraftLength {
 public:
   explicit DraftLength(int64_t maxDraft);
