@@ -108,6 +108,20 @@ Value tokenBuffer(OpBuilder &b, Location loc, Operation *anchor,
   return memref::CastOp::create(b, loc, tokenBufferType(ctx), buffer);
 }
 
+/// The buffer of a 5-D f32 cache tensor as the kernels take it (dynamic
+/// sizes and strides); kernels that write the cache write it in place (the
+/// step's cache argument).
+Value f32CacheBuffer(OpBuilder &b, Location loc, Operation *anchor,
+                     Value cache) {
+  auto cacheTensor = cast<RankedTensorType>(cache.getType());
+  Value buffer = readBuffer(
+      b, loc, anchor, MemRefType::get(cacheTensor.getShape(), b.getF32Type()),
+      cache);
+  SmallVector<int64_t> dyn5(5, ShapedType::kDynamic);
+  return memref::CastOp::create(b, loc, MemRefType::get(dyn5, b.getF32Type()),
+                                buffer);
+}
+
 /// A new rows x cols f32 buffer (rows an index value), 64-byte aligned.
 Value newMatrix(OpBuilder &b, Location loc, Value rows, int64_t cols,
                 memref::AllocOp &alloc) {
@@ -446,13 +460,7 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
     Value cache =
         insertStepEntries(b, loc, adaptor.getCache(), adaptor.getKeys(),
                           adaptor.getValues(), op.getLayer(), pos);
-    auto cacheTensor = cast<RankedTensorType>(cache.getType());
-    Value cacheBuffer = readBuffer(
-        b, loc, op, MemRefType::get(cacheTensor.getShape(), b.getF32Type()),
-        cache);
-    SmallVector<int64_t> dyn5(5, ShapedType::kDynamic);
-    auto cacheArgType = MemRefType::get(dyn5, b.getF32Type());
-    cacheBuffer = memref::CastOp::create(b, loc, cacheArgType, cacheBuffer);
+    Value cacheBuffer = f32CacheBuffer(b, loc, op, cache);
     Value q = adaptor.getQueries();
     auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
     SmallVector<Value> scalars = {
@@ -598,6 +606,31 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
   }
 };
 
+/// A new 64-byte aligned i32 buffer of `type`'s static size, and its cast
+/// to tokenBufferType (appended to `args`).
+memref::AllocOp newTokenBuffer(OpBuilder &b, Location loc,
+                               RankedTensorType type,
+                               SmallVector<Value> &args) {
+  auto alloc = memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), b.getI32Type()), ValueRange{},
+      b.getI64IntegerAttr(64));
+  args.push_back(
+      memref::CastOp::create(b, loc, tokenBufferType(b.getContext()), alloc));
+  return alloc;
+}
+
+/// Calls `name` on `args`, returning its i64 result as an index.
+Value callIndexHelper(OpBuilder &b, Operation *op, StringRef name,
+                      ArrayRef<Value> args) {
+  SmallVector<Type> types;
+  for (Value arg : args)
+    types.push_back(arg.getType());
+  func::FuncOp helper = declareKernel(b, op, name, types, {b.getI64Type()});
+  Value result = func::CallOp::create(b, op->getLoc(), helper, args)
+                     .getResult(0);
+  return arith::IndexCastOp::create(b, op->getLoc(), b.getIndexType(), result);
+}
+
 /// Calls the token helper `name` (scalar i64 result) on `args`, the last of
 /// which is a new buffer of `outType`'s static size; returns the buffer as
 /// a tensor and the helper's result as an index.
@@ -605,19 +638,9 @@ std::pair<Value, Value> callTokenHelper(OpBuilder &b, Operation *op,
                                         StringRef name,
                                         SmallVector<Value> args,
                                         RankedTensorType outType) {
-  Location loc = op->getLoc();
-  auto alloc = memref::AllocOp::create(
-      b, loc, MemRefType::get(outType.getShape(), b.getI32Type()),
-      ValueRange{}, b.getI64IntegerAttr(64));
-  args.push_back(
-      memref::CastOp::create(b, loc, tokenBufferType(b.getContext()), alloc));
-  SmallVector<Type> types;
-  for (Value arg : args)
-    types.push_back(arg.getType());
-  func::FuncOp helper = declareKernel(b, op, name, types, {b.getI64Type()});
-  Value result = func::CallOp::create(b, loc, helper, args).getResult(0);
-  return {resultTensor(b, loc, alloc, outType),
-          arith::IndexCastOp::create(b, loc, b.getIndexType(), result)};
+  memref::AllocOp alloc = newTokenBuffer(b, op->getLoc(), outType, args);
+  Value result = callIndexHelper(b, op, name, args);
+  return {resultTensor(b, op->getLoc(), alloc, outType), result};
 }
 
 struct NgramDraftToHelper : OpConversionPattern<llm::NgramDraftOp> {
@@ -756,31 +779,6 @@ struct RollbackToKernel : OpConversionPattern<kv::RollbackOp> {
   }
 };
 
-/// A new 64-byte aligned i32 buffer of `type`'s static size, and its cast
-/// to tokenBufferType (appended to `args`).
-memref::AllocOp newTokenBuffer(OpBuilder &b, Location loc,
-                               RankedTensorType type,
-                               SmallVector<Value> &args) {
-  auto alloc = memref::AllocOp::create(
-      b, loc, MemRefType::get(type.getShape(), b.getI32Type()), ValueRange{},
-      b.getI64IntegerAttr(64));
-  args.push_back(
-      memref::CastOp::create(b, loc, tokenBufferType(b.getContext()), alloc));
-  return alloc;
-}
-
-/// Calls `name` on `args`, returning its i64 result as an index.
-Value callIndexHelper(OpBuilder &b, Operation *op, StringRef name,
-                      ArrayRef<Value> args) {
-  SmallVector<Type> types;
-  for (Value arg : args)
-    types.push_back(arg.getType());
-  func::FuncOp helper = declareKernel(b, op, name, types, {b.getI64Type()});
-  Value result = func::CallOp::create(b, op->getLoc(), helper, args)
-                     .getResult(0);
-  return arith::IndexCastOp::create(b, op->getLoc(), b.getIndexType(), result);
-}
-
 struct NgramTreeDraftToHelper : OpConversionPattern<llm::NgramTreeDraftOp> {
   using OpConversionPattern::OpConversionPattern;
   LogicalResult
@@ -842,12 +840,7 @@ struct CompactToKernel : OpConversionPattern<kv::CompactOp> {
     if (!cacheTensor || cacheTensor.getRank() != 5 ||
         !cacheTensor.getElementType().isF32())
       return rewriter.notifyMatchFailure(op, "needs a contiguous f32 cache");
-    Value cacheBuffer = readBuffer(
-        b, loc, op, MemRefType::get(cacheTensor.getShape(), b.getF32Type()),
-        adaptor.getCache());
-    SmallVector<int64_t> dyn5(5, ShapedType::kDynamic);
-    cacheBuffer = memref::CastOp::create(
-        b, loc, MemRefType::get(dyn5, b.getF32Type()), cacheBuffer);
+    Value cacheBuffer = f32CacheBuffer(b, loc, op, adaptor.getCache());
     SmallVector<Value> args = {
         cacheBuffer,
         arith::IndexCastOp::create(b, loc, b.getI64Type(),

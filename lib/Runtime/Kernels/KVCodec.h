@@ -300,6 +300,26 @@ struct UndoLogView {
   }
 };
 
+/// kv.rollback of a cache whose layers keep undo logs: every layer is
+/// brought back to the longest layer's length minus `count` (a draft may
+/// have written only some layers). `logOf(l)` is layer l's log;
+/// `undoLayer(l, log)` returns the undo function of one of its positions.
+template <typename LogOf, typename UndoLayer>
+void rollBackLayers(int64_t layers, int64_t count, LogOf logOf,
+                    UndoLayer undoLayer) {
+  int64_t length = 0;
+  for (int64_t l = 0; l < layers; ++l)
+    length = std::max(length, logOf(l).length);
+  int64_t target = std::max<int64_t>(length - count, 0);
+  for (int64_t l = 0; l < layers; ++l) {
+    UndoLogView log = logOf(l);
+    if (log.length <= target)
+      continue;
+    log.rewind(target, undoLayer(l, log));
+    log.store();
+  }
+}
+
 /// Copies `bytes` bytes from `from` to `to` and returns `to` + bytes (log
 /// entries are packed runs of 4-byte fields, written and read in order).
 inline uint8_t *put(uint8_t *to, const void *from, size_t bytes) {

@@ -433,22 +433,14 @@ extern "C" void llmc_kv_rollback_evict(LLMC_MEMREF1(uint8_t, cache),
     return UndoLogView(base + layout.layerOffset(l) + layout.undoOffsetOf(l),
                        layout.undoLogOf(l));
   };
-  int64_t length = 0;
-  for (int64_t l = 0; l < layers; ++l)
-    length = std::max(length, logOf(l).length);
-  int64_t target = std::max<int64_t>(length - count, 0);
-  for (int64_t l = 0; l < layers; ++l) {
-    UndoLogView log = logOf(l);
-    if (log.length <= target)
-      continue;
+  rollBackLayers(layers, count, logOf, [&](int64_t l, UndoLogView &log) {
     // The layer alone, as its attention kernel sees it (the head arrays'
     // offsets depend on the layer's own slot count).
     EvictLayout one{1,  kvHeads, layout.slotsOf(l), headDim,
                     {}, depth,   layout.undoScores};
     uint8_t *region = base + layout.layerOffset(l);
-    log.rewind(target, [&](int64_t position) {
+    return [&log, one, region](int64_t position) {
       undoPosition(one, region, 0, log, position);
-    });
-    log.store();
-  }
+    };
+  });
 }

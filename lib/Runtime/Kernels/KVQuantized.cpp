@@ -375,18 +375,10 @@ extern "C" void llmc_kv_rollback_kivi(LLMC_MEMREF1(uint8_t, cache),
   auto logOf = [&](int64_t l) {
     return UndoLogView(base + layout.undoOffset(l), layout.undoLog());
   };
-  int64_t length = 0;
-  for (int64_t l = 0; l < layers; ++l)
-    length = std::max(length, logOf(l).length);
-  int64_t target = std::max<int64_t>(length - count, 0);
-  for (int64_t l = 0; l < layers; ++l) {
-    UndoLogView log = logOf(l);
-    if (log.length <= target)
-      continue;
+  rollBackLayers(layers, count, logOf, [&](int64_t l, UndoLogView &log) {
     LayerBytes bytes = layerBytes(layout, base, l);
-    log.rewind(target, [&](int64_t position) {
+    return [&layout, &log, bytes](int64_t position) {
       undoPosition(layout, bytes, log, position);
-    });
-    log.store();
-  }
+    };
+  });
 }

@@ -594,21 +594,12 @@ llmc_kv_rollback_kivi_evict(LLMC_MEMREF1(uint8_t, cache), int64_t count,
     return UndoLogView(base + layout.layerOffset(l) + layout.undoOffset(groups),
                        layout.undoLog(groups));
   };
-  int64_t length = 0;
-  for (int64_t l = 0; l < layers; ++l)
-    length = std::max(length, logOf(l).length);
-  int64_t target = std::max<int64_t>(length - count, 0);
-  for (int64_t l = 0; l < layers; ++l) {
-    UndoLogView log = logOf(l);
-    if (log.length <= target)
-      continue;
+  rollBackLayers(layers, count, logOf, [&](int64_t l, UndoLogView &log) {
     // The layer alone (a copy of `layout` would copy its group list).
     KiviEvictLayout one{1,     kvHeads,  headDim, bits,
                         group, residual, sinks,   layout.groupsOf(l)};
     one.undoDepth = depth;
     KiviEvict p = layerView(one, base + layout.layerOffset(l), one.groups);
-    log.rewind(target,
-               [&](int64_t position) { undoPosition(p, log, position); });
-    log.store();
-  }
+    return [&log, p](int64_t position) { undoPosition(p, log, position); };
+  });
 }
