@@ -13,6 +13,7 @@
 #include "llmc/Pipelines/Pipelines.h"
 #include "llmc/Target/CPU/Passes.h"
 #include "llmc/Transforms/Compression/Passes.h"
+#include "llmc/Transforms/Memory/Passes.h"
 #include "llmc/Transforms/Speculative/Passes.h"
 #include "llmc/Transforms/Passes.h"
 
@@ -77,6 +78,7 @@ void llmc::registerAllDialects(mlir::DialectRegistry &registry) {
 void llmc::registerAllPasses() {
   registerLLMCTransformsPasses();
   registerLLMCCompressionPasses();
+  registerLLMCMemoryPasses();
   registerLLMCSpeculativePasses();
   registerLLMCConversionPasses();
   registerLLMCTargetCPUPasses();

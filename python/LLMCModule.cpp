@@ -138,6 +138,9 @@ void bindRuntime(py::module_ &m) {
   rt.def("system_allocations", &llmc_kernels_system_allocations,
          "Buffers the compiled step functions' allocator has taken from "
          "the system so far (it recycles freed buffers).");
+  rt.def("allocator_calls", &llmc_kernels_allocator_calls,
+         "Buffers anything asked the step functions' allocator for so far "
+         "(recycled or not); planned step functions ask for none.");
 
   py::class_<PyCompiled, std::shared_ptr<PyCompiled>>(rt, "CompiledModel")
       .def_static(
@@ -157,18 +160,20 @@ void bindRuntime(py::module_ &m) {
           "vocab_size",
           [](PyCompiled &c) { return c.model->getInfo().vocabSize; })
       .def_property_readonly(
-          "context", [](PyCompiled &c) { return c.model->getInfo().contextLength(); })
+          "context",
+          [](PyCompiled &c) { return c.model->getInfo().contextLength(); })
       .def_property_readonly(
           "position", [](PyCompiled &c) { return c.model->getPosition(); })
       .def("reset", [](PyCompiled &c) { c.model->reset(); })
       .def(
           "forward",
-          [](PyCompiled &c, const std::vector<int32_t> &tokens) {
+          [](PyCompiled &c, const std::vector<int32_t> &tokens,
+             int64_t sequence) {
             llvm::ArrayRef<float> logits;
             {
               py::gil_scoped_release release;
               llvm::Expected<llvm::ArrayRef<float>> out =
-                  c.model->forward(tokens);
+                  c.model->forward(sequence, tokens);
               if (!out)
                 throw MLIRError(llvm::toString(out.takeError()));
               logits = *out;
@@ -179,16 +184,55 @@ void bindRuntime(py::module_ &m) {
             std::copy(logits.begin(), logits.end(), result.mutable_data());
             return result;
           },
-          py::arg("tokens"),
-          "Run tokens at the current position; logits of every row "
+          py::arg("tokens"), py::arg("sequence") = 0,
+          "Run tokens at the current position (of `sequence`, a fork of a "
+          "paged model; 0 = the main one); logits of every row "
           "(len(tokens) x vocab) as a numpy array.")
+      .def_property_readonly("paged",
+                             [](PyCompiled &c) { return c.model->isPaged(); })
+      .def(
+          "fork",
+          [](PyCompiled &c, int64_t prefix, int64_t sequence) {
+            return unwrap(c.model->fork(sequence, prefix));
+          },
+          py::arg("prefix"), py::arg("sequence") = 0,
+          "A new sequence holding the first `prefix` positions of "
+          "`sequence` (paged models): it shares their KV blocks, "
+          "copy-on-write. Returns its id for forward(..., sequence=id).")
+      .def(
+          "release",
+          [](PyCompiled &c, int64_t sequence) {
+            check(c.model->release(sequence));
+          },
+          py::arg("sequence"), "Give back the KV blocks of a forked sequence.")
+      .def(
+          "position_of",
+          [](PyCompiled &c, int64_t sequence) {
+            return c.model->getPosition(sequence);
+          },
+          py::arg("sequence"), "Positions filled in `sequence` (-1: none).")
+      .def_property_readonly(
+          "kv_blocks",
+          [](PyCompiled &c) {
+            py::dict d;
+            const llmc::runtime::BlockPool *pool = c.model->getBlockPool();
+            if (!pool)
+              return d;
+            d["block_size"] = pool->getBlockSize();
+            d["blocks"] = pool->getNumBlocks();
+            d["used"] = pool->getUsedBlocks();
+            d["copies"] = pool->getCopies();
+            return d;
+          },
+          "The KV block pool of a paged model (block_size, blocks, used, "
+          "copies); {} for a contiguous cache.")
       .def_property_readonly(
           "spec", [](PyCompiled &c) { return c.model->getInfo().spec; })
       .def(
           "speculate",
           [](PyCompiled &c, const std::vector<int32_t> &history,
-             int64_t draftLimit, double temperature, int64_t topK,
-             double topP, uint64_t seed) {
+             int64_t draftLimit, double temperature, int64_t topK, double topP,
+             uint64_t seed) {
             llmc::runtime::CompiledModel::SpecControl control;
             control.draftLimit = draftLimit;
             control.sampling.temperature = temperature;

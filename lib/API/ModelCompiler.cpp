@@ -5,6 +5,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/API/ModelCompiler.h"
+#include "llmc/API/MemoryBudget.h"
 #include "dialects/kv/KVDialect.h"
 #include "dialects/llm/LLMOps.h"
 #include "llmc/Conversion/Passes.h"
@@ -14,6 +15,8 @@
 #include "llmc/Runtime/CompiledModel.h"
 #include "llmc/Target/CPU/Codegen.h"
 #include "llmc/Transforms/Compression/Passes.h"
+#include "llmc/Transforms/Memory/Passes.h"
+#include "llmc/Transforms/Passes.h"
 #include "llmc/Transforms/Speculative/Passes.h"
 #include "dialects/qmm/QMMFormat.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -101,6 +104,14 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
                    llvm::Twine(out.group));
       continue;
     }
+    if (head == "paged") {
+      out.pagedBlock = 16;
+      for (llvm::StringRef part : options)
+        if (!part.consume_front("b") || part.getAsInteger(10, out.pagedBlock) ||
+            out.pagedBlock < 1 || out.pagedBlock > 4096)
+          return bad("expected paged or paged-bBLOCK with BLOCK in [1, 4096]");
+      continue;
+    }
     if (head == "window" || head == "h2o" || head == "snapkv") {
       out.policy = head.str();
       bool snap = head == "snapkv";
@@ -132,9 +143,10 @@ std::string llmc::api::parseKVSpec(llvm::StringRef spec, KVSpec &out) {
         return bad("give the budget, e.g. " + head + "-b128");
       continue;
     }
-    return bad("expected kiviBITS[-gGROUP][-rRESIDUAL] or "
+    return bad("expected kiviBITS[-gGROUP][-rRESIDUAL], "
                "window|h2o|snapkv-bBUDGET[-sSINKS][-rRECENT][-oOBSERVE]"
-               "[-pPOOL][-pyramid], e.g. kivi4, h2o-b128");
+               "[-pPOOL][-pyramid] or paged[-bBLOCK], e.g. kivi4, h2o-b128, "
+               "paged-b16");
   }
   return "";
 }
@@ -289,6 +301,43 @@ static std::string evictOptions(const api::KVSpec &spec, int64_t layers,
   return "";
 }
 
+/// The arenas llmc-plan-memory gave the step functions (their
+/// `llmc.memory_plan`, kept on the LLVM functions), for the runtime.
+static llvm::Error collectArenas(ModuleOp module, runtime::ModelInfo &info) {
+  llvm::Error error = llvm::Error::success();
+  module.walk([&](Operation *op) {
+    auto name = op->getAttrOfType<StringAttr>(SymbolTable::getSymbolAttrName());
+    auto plan = op->getAttrOfType<DictionaryAttr>(kMemoryPlanAttr);
+    if (!name || !plan || name.getValue().starts_with("_mlir_ciface_") ||
+        !plan.get("arena_argument"))
+      return;
+    auto pair = [&](llvm::StringRef key, int64_t &fixed, int64_t &perRow) {
+      auto values = plan.getAs<DenseI64ArrayAttr>(key);
+      fixed = values && values.size() == 2 ? values[0] : 0;
+      perRow = values && values.size() == 2 ? values[1] : 0;
+    };
+    runtime::ArenaInfo arena;
+    arena.function = name.getValue().str();
+    pair("arena", arena.fixedBytes, arena.perRowBytes);
+    pair("lower_bound", arena.lowerBoundFixed, arena.lowerBoundPerRow);
+    pair("no_reuse", arena.noReuseFixed, arena.noReusePerRow);
+    int64_t rowsArg, rowsDim;
+    pair("rows", rowsArg, rowsDim);
+    // The runtime knows the rows of a call: the length of the first
+    // argument.
+    if (arena.perRowBytes > 0 && (rowsArg != 0 || rowsDim != 0) && !error)
+      error = fail("@" + arena.function +
+                   ": its arena grows with something other than the rows of "
+                   "its first argument, which the runtime cannot size");
+    if (auto n = plan.getAs<IntegerAttr>("buffers"))
+      arena.buffers = n.getInt();
+    if (auto n = plan.getAs<IntegerAttr>("unplanned"))
+      arena.unplanned = n.getInt();
+    info.arenas.push_back(std::move(arena));
+  });
+  return error;
+}
+
 /// The model's dimensions as recorded for the runtime.
 static runtime::ModelInfo describeModel(func::FuncOp prefill,
                                         llvm::StringRef source) {
@@ -303,6 +352,10 @@ static runtime::ModelInfo describeModel(func::FuncOp prefill,
       info.kvBytesPerToken = cache.getBytesPerPosition();
       if (std::optional<int64_t> bytes = kv::byteCacheSize(cache))
         info.cacheBytes = *bytes;
+      if (cache.isPaged()) {
+        info.kvBlockSize = cache.getBlockSize();
+        info.kvBlocks = cache.getCapacity() / cache.getBlockSize();
+      }
     }
   auto logits = cast<RankedTensorType>(prefill.getResultTypes()[0]);
   info.vocabSize = logits.getDimSize(1);
@@ -375,10 +428,15 @@ static llvm::Error mergeDraftModel(MLIRContext &context, ModuleOp module,
   return llvm::Error::success();
 }
 
-llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
-                                    llvm::StringRef outputPath,
-                                    const CompileOptions &options,
-                                    const ProgressFn &progress) {
+/// compileModel; with `analyzeOnly`, stops before codegen (and accounts
+/// --quantize by the formats' sizes instead of running it). `memory`, when
+/// given, receives the memory report (MemoryBudget.h).
+static llvm::Error compileImpl(llvm::StringRef modelPath,
+                               llvm::StringRef outputPath,
+                               const api::CompileOptions &options,
+                               const api::ProgressFn &progress,
+                               api::ModelMemory *memory, bool analyzeOnly) {
+  using namespace llmc::api;
   static bool registered = [] {
     registerAllPasses();
     return true;
@@ -441,6 +499,15 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
       kivi.residual = spec.residual;
       kvpm.addPass(createKVQuantize(kivi));
     }
+    if (spec.pagedBlock > 0) {
+      // A paged f32 cache (block pool + block tables, forkable sequences).
+      PlanKVLayoutOptions plan;
+      plan.layout = "paged";
+      plan.blockSize = spec.pagedBlock;
+      if (info.capacity % spec.pagedBlock != 0)
+        plan.context = info.capacity;
+      kvpm.addPass(createPlanKVLayout(plan));
+    }
     if (failed(kvpm.run(**module)))
       return fail(modelPath + ": KV-cache compression failed: " +
                   diagnostics);
@@ -488,7 +555,7 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     info.cacheBytes = describeModel(prefill, absolute).cacheBytes;
   }
 
-  if (!options.quantize.empty() || options.reorderOutliers) {
+  if (!analyzeOnly && (!options.quantize.empty() || options.reorderOutliers)) {
     stage("quantize");
     QuantizeWeightsOptions quantize = quantizeOptions(
         options.quantize.empty() ? llvm::StringRef("f32") : options.quantize);
@@ -516,6 +583,15 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     fileTensors.push_back({weight.getTensorName().str(), weight.getFile().str(),
                            int64_t(weight.getOffset())});
   }
+  // Weight bytes by format; analysis accounts --quantize without running it.
+  std::vector<std::pair<std::string, int64_t>> weightFormats =
+      api::weightBytesByFormat(**module,
+                               analyzeOnly ? options.quantize : "");
+  if (analyzeOnly) {
+    info.weightBytes = 0;
+    for (const auto &[format, bytes] : weightFormats)
+      info.weightBytes += bytes;
+  }
 
   stage("lower");
   PassManager pm(&context);
@@ -532,6 +608,8 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
   if (failed(pm.run(**module)))
     return fail(modelPath + ": compilation failed: " + diagnostics);
   ModuleOp lowered = module->get();
+  if (llvm::Error error = collectArenas(lowered, info))
+    return error;
   if (auto files = lowered->getAttrOfType<ArrayAttr>(kWeightFilesAttr))
     for (Attribute entry : files) {
       auto dict = cast<DictionaryAttr>(entry);
@@ -550,6 +628,17 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
       info.tensors.push_back({t.name, base->second + t.offset});
   }
 
+  if (memory || options.memoryBudget > 0) {
+    api::MemoryReport report =
+        api::describeMemory(info, options.kv, weightFormats);
+    if (memory)
+      *memory = {info, weightFormats, report};
+    if (analyzeOnly)
+      return llvm::Error::success();
+    if (options.memoryBudget > 0 && report.total() > options.memoryBudget)
+      return api::overBudgetError(modelPath, options.memoryBudget, report);
+  }
+
   stage("codegen");
   cpu::CodegenOptions codegen;
   codegen.optLevel = options.optLevel;
@@ -559,6 +648,36 @@ llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
     return fail(outputPath + ": " + error +
                 (diagnostics.empty() ? "" : "\n" + diagnostics));
   return llvm::Error::success();
+}
+
+llvm::Error llmc::api::compileModel(llvm::StringRef modelPath,
+                                    llvm::StringRef outputPath,
+                                    const CompileOptions &options,
+                                    const ProgressFn &progress) {
+  return compileImpl(modelPath, outputPath, options, progress, nullptr,
+                     /*analyzeOnly=*/false);
+}
+
+llvm::Expected<api::ModelMemory>
+llmc::api::compileModelWithMemory(llvm::StringRef modelPath,
+                                  llvm::StringRef outputPath,
+                                  const CompileOptions &options,
+                                  const ProgressFn &progress) {
+  ModelMemory memory;
+  if (llvm::Error err = compileImpl(modelPath, outputPath, options, progress,
+                                    &memory, /*analyzeOnly=*/false))
+    return std::move(err);
+  return memory;
+}
+
+llvm::Expected<api::ModelMemory>
+llmc::api::analyzeModelMemory(llvm::StringRef modelPath,
+                              const CompileOptions &options) {
+  ModelMemory memory;
+  if (llvm::Error err = compileImpl(modelPath, "", options, nullptr, &memory,
+                                    /*analyzeOnly=*/true))
+    return std::move(err);
+  return memory;
 }
 
 static std::string cacheDirectory() {
@@ -635,6 +754,9 @@ llmc::api::compileCached(llvm::StringRef modelPath,
   add(options.reorderOutliers ? "reorder" : "");
   add(options.kv);
   add(options.spec);
+  // A budget is checked when compiling: an artifact is reused only under
+  // the budget it was checked against.
+  add(std::to_string(options.memoryBudget));
   if (!options.draftModel.empty()) {
     llvm::SmallString<256> draft(options.draftModel);
     llvm::sys::fs::make_absolute(draft);

@@ -16,7 +16,7 @@ using namespace llmc::driver;
 int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   std::string model, output, target = "cpu", pipeline;
   int64_t context = 0, optLevel = 2;
-  bool json = false;
+  bool json = false, reportMemory = false;
   ArgParser parser("compile", "Compile a model (GGUF file or Hugging Face "
                               "directory) into a native shared library.");
   parser.positional("MODEL", model, "the model to compile");
@@ -32,6 +32,12 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   std::string spec;
   std::string draftModel;
   addSpecOption(parser, spec, draftModel);
+  BudgetArgs budget;
+  addBudgetOptions(parser, budget);
+  parser.flag("--report-memory", reportMemory,
+              "print what the compiled model needs in memory: weights, KV "
+              "cache, the activation arena of each step function, runtime "
+              "buffers (with --json: under \"memory\")");
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -55,27 +61,42 @@ int llmc::driver::runCompile(llvm::ArrayRef<std::string> args, Context &ctx) {
   if (std::optional<int> exit =
           applySpecOption(spec, draftModel, options, parser, ctx))
     return *exit;
+  if (std::optional<int> exit =
+          applyBudgetOptions(budget, options, parser, ctx))
+    return *exit;
   if (llvm::Error err =
           resolveAutoSpec(model, options, {}, 0, 0, "", ctx.err))
     return ctx.fail(std::move(err));
+  llvm::Expected<std::optional<api::BudgetChoice>> choice =
+      resolveMemoryBudget(model, options, /*quiet=*/json, ctx.err);
+  if (!choice)
+    return ctx.fail(choice.takeError());
   Progress progress(ctx.err, /*enabled=*/!json);
   Stopwatch watch;
-  llvm::Error err = api::compileModel(model, output, options,
-                                      [&](llvm::StringRef stage) {
-                                        progress.stage(stage);
-                                      });
+  llvm::Expected<api::ModelMemory> memory = api::compileModelWithMemory(
+      model, output, options,
+      [&](llvm::StringRef stage) { progress.stage(stage); });
   progress.done();
-  if (err)
-    return ctx.fail(std::move(err));
+  if (!memory)
+    return ctx.fail(memory.takeError());
   double seconds = watch.seconds();
   if (json) {
-    ctx.out << llvm::json::Value(llvm::json::Object{
-                   {"model", model}, {"output", output}, {"target", target},
-                   {"seconds", seconds}})
-            << "\n";
+    llvm::json::Object result{{"model", model},
+                              {"output", output},
+                              {"target", target},
+                              {"seconds", seconds}};
+    if (*choice)
+      result["memory_budget"] = budgetJSON(**choice, options.memoryBudget);
+    if (reportMemory)
+      result["memory"] = memory->report.toJSON();
+    ctx.out << llvm::json::Value(std::move(result)) << "\n";
   } else {
     ctx.out << "compiled " << model << " -> " << output << " ("
             << llvm::format("%.2f", seconds) << " s)\n";
+    if (reportMemory) {
+      ctx.out << "memory of " << output << ":\n";
+      memory->report.print(ctx.out);
+    }
   }
   return 0;
 }

@@ -8,6 +8,7 @@
 #include "Progress.h"
 #include "llmc/Import/GGUF.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/JSON.h"
 #include <algorithm>
 #include <cmath>
 #include <optional>
@@ -80,6 +81,73 @@ std::optional<int> llmc::driver::applyCompressionOptions(
   options.kv = args.kv;
   options.activationStats = args.activationStats;
   return std::nullopt;
+}
+
+void llmc::driver::addBudgetOptions(ArgParser &parser, BudgetArgs &args) {
+  parser.option("--memory-budget", args.budget, "BYTES",
+                "fit the model in BYTES (suffixes K, M, G or KiB, MiB, GiB: "
+                "powers of 1024; KB, MB, GB: of 1000), counting weights, KV "
+                "cache, activation arenas and runtime buffers: keeps what "
+                "you chose and picks the rest (KIVI precision, an H2O "
+                "eviction budget, a shorter context), or fails saying by "
+                "how much it is over");
+  parser.flag("--allow-weight-requant", args.allowWeightRequant,
+              "let --memory-budget requantize the weights (q8_0, then "
+              "q4_0) before it shortens the context");
+}
+
+std::optional<int>
+llmc::driver::applyBudgetOptions(const BudgetArgs &args,
+                                 api::CompileOptions &options,
+                                 const ArgParser &parser, Context &ctx) {
+  if (!args.budget.empty()) {
+    std::optional<int64_t> bytes = api::parseByteCount(args.budget);
+    if (!bytes)
+      return parser.usageError(ctx, "--memory-budget: '" + args.budget +
+                                        "' is not a positive byte count "
+                                        "(e.g. 4G, 512MiB, 1000000)");
+    options.memoryBudget = *bytes;
+  } else if (args.allowWeightRequant) {
+    return parser.usageError(ctx, "--allow-weight-requant needs "
+                                  "--memory-budget BYTES");
+  }
+  options.allowWeightRequant = args.allowWeightRequant;
+  return std::nullopt;
+}
+
+llvm::Expected<std::optional<api::BudgetChoice>>
+llmc::driver::resolveMemoryBudget(llvm::StringRef model,
+                                  api::CompileOptions &options, bool quiet,
+                                  llvm::raw_ostream &err) {
+  if (options.memoryBudget <= 0 || api::isCompiledArtifact(model))
+    return std::nullopt;
+  llvm::Expected<api::BudgetChoice> choice =
+      api::applyMemoryBudget(model, options);
+  if (!choice)
+    return choice.takeError();
+  if (!quiet) {
+    err << "llmc: memory budget " << options.memoryBudget << " bytes ("
+        << api::formatBytes(options.memoryBudget) << "), " << choice->evaluated
+        << " configurations measured:\n";
+    for (const std::string &line : choice->decisions)
+      err << "llmc:   " << line << "\n";
+    err.flush();
+  }
+  return std::optional<api::BudgetChoice>(std::move(*choice));
+}
+
+llvm::json::Object llmc::driver::budgetJSON(const api::BudgetChoice &choice,
+                                            int64_t budget) {
+  llvm::json::Array decisions;
+  for (const std::string &line : choice.decisions)
+    decisions.push_back(line);
+  return llvm::json::Object{{"bytes", budget},
+                            {"context", choice.report.contextLength},
+                            {"kv", choice.candidate.kv},
+                            {"quantize", choice.candidate.quantize},
+                            {"total", choice.report.total()},
+                            {"evaluated", choice.evaluated},
+                            {"decisions", std::move(decisions)}};
 }
 
 void llmc::driver::addSpecOption(ArgParser &parser, std::string &spec,

@@ -7,6 +7,7 @@
 #ifndef LLMC_LIB_DRIVER_LOADMODEL_H
 #define LLMC_LIB_DRIVER_LOADMODEL_H
 
+#include "llmc/API/MemoryBudget.h"
 #include "llmc/API/ModelCompiler.h"
 #include "llmc/Driver/Driver.h"
 #include "llmc/Runtime/CompiledModel.h"
@@ -42,6 +43,26 @@ std::optional<int> applyCompressionOptions(const CompressionArgs &args,
                                            api::CompileOptions &options,
                                            const ArgParser &parser,
                                            Context &ctx);
+
+/// --memory-budget BYTES and --allow-weight-requant (compile, run).
+struct BudgetArgs {
+  std::string budget;
+  bool allowWeightRequant = false;
+};
+void addBudgetOptions(ArgParser &parser, BudgetArgs &args);
+/// Validates `args` into `options`; an exit code (usage error) on failure.
+std::optional<int> applyBudgetOptions(const BudgetArgs &args,
+                                      api::CompileOptions &options,
+                                      const ArgParser &parser, Context &ctx);
+/// Budget mode: when options.memoryBudget is set and `model` is not a
+/// compiled artifact, chooses the options that fit (api::applyMemoryBudget)
+/// and names each decision on `err` (unless `quiet`). The choice, or
+/// nullopt without a budget.
+llvm::Expected<std::optional<api::BudgetChoice>>
+resolveMemoryBudget(llvm::StringRef model, api::CompileOptions &options,
+                    bool quiet, llvm::raw_ostream &err);
+/// The JSON of a budget choice.
+llvm::json::Object budgetJSON(const api::BudgetChoice &choice, int64_t budget);
 
 /// --spec SPEC (compile, run, bench): speculative decoding; validated into
 /// `options` (an exit code on a usage error).

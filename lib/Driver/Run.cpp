@@ -41,6 +41,8 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
   std::string spec;
   std::string draftModel;
   addSpecOption(parser, spec, draftModel);
+  BudgetArgs budget;
+  addBudgetOptions(parser, budget);
   parser.addJson(json);
   if (std::optional<int> exit = parser.parse(args, ctx))
     return *exit;
@@ -78,9 +80,24 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
           prompt.empty() ? std::vector<std::string>() : std::vector{prompt}, 0,
           threads, tokenizerPath, ctx.err))
     return ctx.fail(std::move(err));
+  if (std::optional<int> exit =
+          applyBudgetOptions(budget, options, parser, ctx))
+    return *exit;
+  llvm::Expected<std::optional<api::BudgetChoice>> choice =
+      resolveMemoryBudget(model, options, /*quiet=*/json, ctx.err);
+  if (!choice)
+    return ctx.fail(choice.takeError());
   llvm::Expected<LoadedModel> loaded = loadOrCompile(model, options, ctx.err);
   if (!loaded)
     return ctx.fail(loaded.takeError());
+  if (options.memoryBudget > 0 && !*choice) {
+    // A compiled artifact: nothing to choose; check what it needs.
+    api::MemoryReport report =
+        api::describeMemory(loaded->model->getInfo(), "", {});
+    if (report.total() > options.memoryBudget)
+      return ctx.fail(
+          api::overBudgetError(model, options.memoryBudget, report));
+  }
   runtime::CompiledModel &runner = *loaded->model;
   const std::string &library = loaded->library;
   bool compiled = loaded->compiled;
@@ -196,7 +213,11 @@ int llmc::driver::runRun(llvm::ArrayRef<std::string> args, Context &ctx) {
                    {"compile_seconds", compileSeconds},
                    {"prefill_tokens_per_second", prefillRate},
                    {"decode_tokens_per_second", decodeRate},
-                   {"speculative", std::move(specStats)}})
+                   {"speculative", std::move(specStats)},
+                   {"memory_budget",
+                    *choice ? llvm::json::Value(
+                                  budgetJSON(**choice, options.memoryBudget))
+                            : llvm::json::Value(nullptr)}})
             << "\n";
     return 0;
   }

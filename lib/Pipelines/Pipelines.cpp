@@ -7,6 +7,7 @@
 #include "llmc/Pipelines/Pipelines.h"
 #include "llmc/Conversion/Passes.h"
 #include "llmc/Target/CPU/Passes.h"
+#include "llmc/Transforms/Memory/Passes.h"
 #include "llmc/Transforms/Passes.h"
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
@@ -41,6 +42,11 @@ void llmc::buildCPUPipeline(OpPassManager &pm,
   bufferize.bufferizeFunctionBoundaries = true;
   pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
   pm.addPass(createCanonicalizerPass());
+  if (options.planMemory) {
+    PlanMemoryOptions plan;
+    plan.arenaArgument = true;
+    pm.addPass(createPlanMemory(plan));
+  }
   bufferization::BufferDeallocationPipelineOptions dealloc;
   bufferization::buildBufferDeallocationPipeline(pm, dealloc);
   if (!options.lowerToLLVM)

@@ -11,6 +11,7 @@
 #include "llvm/Support/JSON.h"
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -45,8 +46,16 @@ MemRef<T, N> describe(T *data, const int64_t (&sizes)[N]) {
 
 /// The cache argument is an f32 [2, L, H, C, D] memref, or the bytes of a
 /// KIVI cache (ModelInfo::cacheBytes > 0): a pointer to either descriptor.
-using StepFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t,
-                        MemRef<uint8_t, 1> *, MemRef<float, 2> *);
+/// Calls a step function with `args`, then the arena descriptor when the
+/// function takes one (llmc-plan-memory appended it as the last argument).
+template <typename... Args>
+void callStep(void *fn, MemRef<uint8_t, 1> *arena, Args... args) {
+  if (arena)
+    reinterpret_cast<void (*)(Args..., MemRef<uint8_t, 1> *)>(fn)(args...,
+                                                                  arena);
+  else
+    reinterpret_cast<void (*)(Args...)>(fn)(args...);
+}
 
 llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -69,6 +78,8 @@ std::string ModelInfo::toJSON() const {
                        {"weight_bytes", weightBytes},
                        {"kv_bytes_per_token", kvBytesPerToken},
                        {"cache_bytes", cacheBytes},
+                       {"kv_block_size", kvBlockSize},
+                       {"kv_blocks", kvBlocks},
                        {"max_positions", maxPositions},
                        {"spec_tokens", specTokens},
                        {"spec", spec},
@@ -81,6 +92,18 @@ std::string ModelInfo::toJSON() const {
     tensorList.push_back(
         llvm::json::Object{{"name", t.name}, {"offset", t.offset}});
   o["tensors"] = std::move(tensorList);
+  llvm::json::Array arenaList;
+  for (const ArenaInfo &a : arenas)
+    arenaList.push_back(llvm::json::Object{
+        {"function", a.function},
+        {"fixed", a.fixedBytes},
+        {"per_row", a.perRowBytes},
+        {"lower_bound", llvm::json::Array{a.lowerBoundFixed,
+                                          a.lowerBoundPerRow}},
+        {"no_reuse", llvm::json::Array{a.noReuseFixed, a.noReusePerRow}},
+        {"buffers", a.buffers},
+        {"unplanned", a.unplanned}});
+  o["arenas"] = std::move(arenaList);
   std::string s;
   llvm::raw_string_ostream os(s);
   os << llvm::json::Value(std::move(o));
@@ -110,6 +133,14 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
   info.weightBytes = o->getInteger("weight_bytes").value_or(0);
   info.kvBytesPerToken = o->getNumber("kv_bytes_per_token").value_or(0);
   info.cacheBytes = o->getInteger("cache_bytes").value_or(0);
+  info.kvBlockSize = o->getInteger("kv_block_size").value_or(0);
+  info.kvBlocks = o->getInteger("kv_blocks").value_or(0);
+  if (info.kvBlockSize < 0 ||
+      (info.kvBlockSize > 0 &&
+       info.kvBlocks * info.kvBlockSize != info.capacity))
+    return fail(origin + ": bad paged cache entry (kv_block_size " +
+                llvm::Twine(info.kvBlockSize) + ", kv_blocks " +
+                llvm::Twine(info.kvBlocks) + ")");
   info.maxPositions = o->getInteger("max_positions").value_or(0);
   info.specTokens = o->getInteger("spec_tokens").value_or(0);
   info.spec = o->getString("spec").value_or("").str();
@@ -125,6 +156,32 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
       *dims[i] = *v;
     }
   }
+  if (const llvm::json::Array *arenas = o->getArray("arenas"))
+    for (const llvm::json::Value &v : *arenas) {
+      const llvm::json::Object *a = v.getAsObject();
+      ArenaInfo arena;
+      auto pair = [&](llvm::StringRef key, int64_t &fixed, int64_t &perRow) {
+        const llvm::json::Array *p = a->getArray(key);
+        if (!p || p->size() != 2)
+          return false;
+        fixed = (*p)[0].getAsInteger().value_or(-1);
+        perRow = (*p)[1].getAsInteger().value_or(-1);
+        return fixed >= 0 && perRow >= 0;
+      };
+      if (!a || !a->getString("function") ||
+          !pair("lower_bound", arena.lowerBoundFixed,
+                arena.lowerBoundPerRow) ||
+          !pair("no_reuse", arena.noReuseFixed, arena.noReusePerRow))
+        return fail(origin + ": bad arena entry");
+      arena.function = a->getString("function")->str();
+      arena.fixedBytes = a->getInteger("fixed").value_or(-1);
+      arena.perRowBytes = a->getInteger("per_row").value_or(-1);
+      arena.buffers = a->getInteger("buffers").value_or(0);
+      arena.unplanned = a->getInteger("unplanned").value_or(0);
+      if (arena.fixedBytes < 0 || arena.perRowBytes < 0)
+        return fail(origin + ": bad arena entry");
+      info.arenas.push_back(std::move(arena));
+    }
   if (const llvm::json::Array *files = o->getArray("weight_files"))
     for (const llvm::json::Value &v : *files) {
       const llvm::json::Object *f = v.getAsObject();
@@ -150,6 +207,7 @@ llvm::Expected<ModelInfo> ModelInfo::fromJSON(llvm::StringRef json,
 }
 
 CompiledModel::~CompiledModel() {
+  std::free(arena);
   if (weights)
     ::munmap(weights, size_t(weightsSize));
   if (library)
@@ -221,7 +279,15 @@ CompiledModel::load(llvm::StringRef libraryPath) {
 #endif
     }
   }
-  if (mi.cacheBytes > 0)
+  if (mi.kvBlockSize > 0) {
+    // A paged cache: the pool of capacity / B blocks; sequence 0 is the
+    // one forward(tokens) runs.
+    model->pool = std::make_unique<BlockPool>(
+        mi.kvBlocks, mi.kvBlockSize, mi.headDim, mi.layers * 2 * mi.kvHeads,
+        mi.kvBlocks);
+    model->sequences.push_back(model->pool->newSequence());
+    model->liveSequences.push_back(true);
+  } else if (mi.cacheBytes > 0)
     model->byteCache.assign(size_t(mi.cacheBytes), 0);
   else
     model->cache.assign(size_t(2 * mi.layers * mi.kvHeads * mi.capacity *
@@ -232,6 +298,13 @@ CompiledModel::load(llvm::StringRef libraryPath) {
     model->draftCache.assign(size_t(2 * mi.draftLayers * mi.draftKvHeads *
                                     mi.draftCapacity * mi.draftHeadDim),
                              0.0f);
+  // The arena for one decode step and one speculative step, now: the
+  // decode loop then allocates nothing.
+  for (auto [function, rows] :
+       {std::pair<llvm::StringRef, int64_t>{"decode", 1},
+        {"spec_step", 1}})
+    if (llvm::Error error = model->arenaFor(function, rows).takeError())
+      return std::move(error);
   if (model->specFn && mi.specTokens < 1)
     return fail(libraryPath + ": @spec_step without its token count in the "
                               "model info (recompile the model)");
@@ -247,6 +320,8 @@ int64_t CompiledModel::getThreads() { return llmc_kernels_get_threads(); }
 
 llvm::Expected<llvm::ArrayRef<float>>
 CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
+  if (pool)
+    return forwardPaged(0, tokens);
   int64_t steps = int64_t(tokens.size());
   if (steps == 0)
     return fail("no tokens to run");
@@ -270,8 +345,13 @@ CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
                                     : static_cast<void *>(&kv);
   auto w = describe(weights, {weightsSize});
   auto out = describe(logits.data(), {steps, info.vocabSize});
-  auto fn = reinterpret_cast<StepFn>(steps == 1 ? decodeFn : prefillFn);
-  fn(&ids, kvArg, position, &w, &out);
+  llvm::StringRef name = steps == 1 ? "decode" : "prefill";
+  llvm::Expected<void *> buffer = arenaFor(name, steps);
+  if (!buffer)
+    return buffer.takeError();
+  auto arenaRef = describe(static_cast<uint8_t *>(*buffer), {arenaSize});
+  callStep(steps == 1 ? decodeFn : prefillFn, *buffer ? &arenaRef : nullptr,
+           &ids, kvArg, position, &w, &out);
   position += steps;
   return llvm::ArrayRef<float>(logits.data(), size_t(steps * info.vocabSize));
 }
@@ -314,27 +394,25 @@ CompiledModel::speculate(llvm::ArrayRef<int32_t> history,
                       ? info.specTokens - 1
                       : std::min(control.draftLimit, info.specTokens - 1);
   const SamplingOptions &sampling = control.sampling;
+  llvm::Expected<void *> buffer =
+      arenaFor("spec_step", int64_t(history.size()));
+  if (!buffer)
+    return buffer.takeError();
+  auto arenaRef = describe(static_cast<uint8_t *>(*buffer), {arenaSize});
+  MemRef<uint8_t, 1> *arenaArg = *buffer ? &arenaRef : nullptr;
   if (info.draftLayers > 0) {
     // A separate draft model: its cache and the position it is valid to.
     auto draftKv = describe(draftCache.data(),
                             {2, info.draftLayers, info.draftKvHeads,
                              info.draftCapacity, info.draftHeadDim});
-    using SpecFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t, int64_t,
-                            double, int64_t, double, int64_t,
-                            MemRef<float, 5> *, int64_t, MemRef<uint8_t, 1> *,
-                            MemRef<int32_t, 1> *, MemRef<int32_t, 1> *);
-    reinterpret_cast<SpecFn>(specFn)(
-        &ids, kvArg, position, limit, sampling.temperature, sampling.topK,
-        sampling.topP, int64_t(control.seed), &draftKv, draftPosition, &w,
-        &tokens, &accepted);
+    callStep(specFn, arenaArg, &ids, kvArg, position, limit,
+             sampling.temperature, sampling.topK, sampling.topP,
+             int64_t(control.seed), &draftKv, draftPosition, &w, &tokens,
+             &accepted);
   } else {
-    using SpecFn = void (*)(MemRef<int32_t, 1> *, void *, int64_t, int64_t,
-                            double, int64_t, double, int64_t,
-                            MemRef<uint8_t, 1> *, MemRef<int32_t, 1> *,
-                            MemRef<int32_t, 1> *);
-    reinterpret_cast<SpecFn>(specFn)(
-        &ids, kvArg, position, limit, sampling.temperature, sampling.topK,
-        sampling.topP, int64_t(control.seed), &w, &tokens, &accepted);
+    callStep(specFn, arenaArg, &ids, kvArg, position, limit,
+             sampling.temperature, sampling.topK, sampling.topP,
+             int64_t(control.seed), &w, &tokens, &accepted);
   }
   int32_t count = counts[0];
   if (count < 1 || count > info.specTokens || counts[1] < count - 1)
@@ -351,6 +429,27 @@ CompiledModel::speculate(llvm::ArrayRef<int32_t> history,
                   counts[1]};
 }
 
+llvm::Expected<void *> CompiledModel::arenaFor(llvm::StringRef function,
+                                               int64_t rows) {
+  const ArenaInfo *plan = info.arenaOf(function);
+  if (!plan)
+    return nullptr;
+  int64_t bytes = std::max<int64_t>(plan->bytes(rows), 64);
+  if (bytes > arenaSize) {
+    // Straight from the system (not the step allocator, which would keep
+    // the smaller arena cached).
+    std::free(arena);
+    arena = std::aligned_alloc(64, size_t((bytes + 63) / 64 * 64));
+    arenaSize = arena ? bytes : 0;
+    if (!arena)
+      return fail(llvm::formatv("cannot allocate the {0}-byte activation "
+                                "arena of @{1} ({2} rows)",
+                                bytes, function, rows)
+                      .str());
+  }
+  return arena;
+}
+
 int32_t Sampler::sample(llvm::ArrayRef<float> row) {
   if (options.temperature <= 0.0 || options.topK == 1) {
     int32_t best = 0;
@@ -363,4 +462,99 @@ int32_t Sampler::sample(llvm::ArrayRef<float> row) {
                        options.temperature, options.topK, options.topP);
   return distribution.pick(
       std::uniform_real_distribution<double>(0.0, distribution.total)(rng));
+}
+
+llvm::Expected<llvm::ArrayRef<float>>
+CompiledModel::forward(int64_t seq, llvm::ArrayRef<int32_t> tokens) {
+  if (pool)
+    return forwardPaged(seq, tokens);
+  if (seq != 0)
+    return fail(llvm::formatv("no sequence {0}: a contiguous cache holds "
+                              "sequence 0 only (compile with a paged KV "
+                              "layout to fork sequences)",
+                              seq)
+                    .str());
+  return forward(tokens);
+}
+
+int64_t CompiledModel::getPosition(int64_t seq) const {
+  if (!pool)
+    return seq == 0 ? position : -1;
+  if (seq < 0 || seq >= int64_t(sequences.size()) || !liveSequences[seq])
+    return -1;
+  return seq == 0 ? position : sequences[size_t(seq)].length;
+}
+
+llvm::Expected<int64_t> CompiledModel::fork(int64_t from, int64_t prefix) {
+  if (!pool)
+    return fail(libraryPath + ": fork needs a paged KV cache (compile with "
+                              "--kv paged)");
+  int64_t length = getPosition(from);
+  if (length < 0)
+    return fail(llvm::formatv("fork: no sequence {0}", from).str());
+  if (from == 0)
+    pool->truncate(sequences[0], position); // after a reset()
+  llvm::Expected<BlockPool::Sequence> forked =
+      pool->fork(sequences[size_t(from)], prefix);
+  if (!forked)
+    return forked.takeError();
+  sequences.push_back(std::move(*forked));
+  liveSequences.push_back(true);
+  return int64_t(sequences.size()) - 1;
+}
+
+llvm::Error CompiledModel::release(int64_t seq) {
+  if (seq == 0 || getPosition(seq) < 0)
+    return fail(llvm::formatv("release: no forked sequence {0}", seq).str());
+  pool->release(sequences[size_t(seq)]);
+  liveSequences[size_t(seq)] = false;
+  return llvm::Error::success();
+}
+
+llvm::Expected<llvm::ArrayRef<float>>
+CompiledModel::forwardPaged(int64_t seq, llvm::ArrayRef<int32_t> tokens) {
+  int64_t steps = int64_t(tokens.size());
+  int64_t at = getPosition(seq);
+  if (at < 0)
+    return fail(llvm::formatv("no sequence {0}", seq).str());
+  if (steps == 0)
+    return fail("no tokens to run");
+  if (at + steps > info.contextLength())
+    return fail(llvm::formatv("{0} tokens at position {1} exceed the context "
+                              "of {2} tokens",
+                              steps, at, info.contextLength())
+                    .str());
+  for (int32_t t : tokens)
+    if (t < 0 || t >= info.vocabSize)
+      return fail(llvm::formatv("token id {0} is outside the vocabulary of {1}",
+                                t, info.vocabSize)
+                      .str());
+  BlockPool::Sequence &sequence = sequences[size_t(seq)];
+  // Sequence 0 follows `position` (reset() rewinds it).
+  if (seq == 0)
+    pool->truncate(sequence, position);
+  // Map (or copy-on-write) the blocks the step writes: the compiled code
+  // only reads the table.
+  if (llvm::Error error = pool->prepareWrite(sequence, at, at + steps))
+    return std::move(error);
+  if (int64_t(logits.size()) < steps * info.vocabSize)
+    logits.resize(size_t(steps * info.vocabSize));
+  auto ids = describe(const_cast<int32_t *>(tokens.data()), {steps});
+  auto kv = describe(pool->data(), {info.layers, 2, info.kvHeads, info.kvBlocks,
+                                    info.kvBlockSize, info.headDim});
+  auto table = describe(sequence.table.data(), {info.kvBlocks});
+  auto w = describe(weights, {weightsSize});
+  auto out = describe(logits.data(), {steps, info.vocabSize});
+  llvm::StringRef name = steps == 1 ? "decode" : "prefill";
+  llvm::Expected<void *> buffer = arenaFor(name, steps);
+  if (!buffer)
+    return buffer.takeError();
+  auto arenaRef = describe(static_cast<uint8_t *>(*buffer), {arenaSize});
+  // The paged step takes the block table after the weights.
+  callStep(steps == 1 ? decodeFn : prefillFn, *buffer ? &arenaRef : nullptr,
+           &ids, static_cast<void *>(&kv), at, &w, &table, &out);
+  sequence.length = at + steps;
+  if (seq == 0)
+    position = sequence.length;
+  return llvm::ArrayRef<float>(logits.data(), size_t(steps * info.vocabSize));
 }

@@ -89,12 +89,39 @@ class CompiledModel:
         """Forget the sequence: the next forward starts at position 0."""
         self._native.reset()
 
-    def forward(self, token_ids, reset=False):
+    def forward(self, token_ids, reset=False, sequence=0):
         """Logits (len(token_ids) x vocab, float32 numpy) of `token_ids` run at
-        the current position, which then advances (reset=True starts over)."""
+        the current position, which then advances (reset=True starts over).
+        `sequence` selects a fork of a paged model (0: the main sequence)."""
         if reset:
             self._native.reset()
-        return self._native.forward([int(t) for t in token_ids])
+        return self._native.forward([int(t) for t in token_ids],
+                                    sequence=int(sequence))
+
+    @property
+    def paged(self):
+        """Whether the KV cache is paged (compiled with kv="paged[-bB]")."""
+        return self._native.paged
+
+    def fork(self, prefix, sequence=0):
+        """A new sequence of a paged model that shares the first `prefix`
+        positions of `sequence` (copy-on-write KV blocks); returns its id,
+        for forward(..., sequence=id)."""
+        return self._native.fork(int(prefix), int(sequence))
+
+    def release(self, sequence):
+        """Give back the KV blocks of a forked sequence."""
+        self._native.release(int(sequence))
+
+    def position_of(self, sequence):
+        """Positions filled in `sequence` (-1: no such sequence)."""
+        return self._native.position_of(int(sequence))
+
+    @property
+    def kv_blocks(self):
+        """The KV block pool of a paged model: block_size, blocks, used and
+        copies (copy-on-write copies so far); {} when contiguous."""
+        return self._native.kv_blocks
 
     def speculate(self, history, draft_limit=-1, temperature=0.0, top_k=0,
                   top_p=1.0, seed=0):

@@ -52,6 +52,13 @@ struct CompileOptions {
   /// directory with the target's vocabulary (e.g. a smaller or quantized
   /// model of the same family).
   std::string draftModel;
+  /// Budget mode (include/llmc/API/MemoryBudget.h): compileModel fails when
+  /// the compiled model needs more than this many bytes (weights, KV,
+  /// activations, runtime buffers); 0 = no budget. api::applyMemoryBudget
+  /// chooses the options that fit first.
+  int64_t memoryBudget = 0;
+  /// Let applyMemoryBudget requantize the weights (q8_0, then q4_0).
+  bool allowWeightRequant = false;
 };
 
 /// The settings of a `--spec` specification.
@@ -91,6 +98,9 @@ struct KVSpec {
   /// PyramidKV-style budgets: 1.5x the budget at the first layer down to
   /// 0.5x at the last, linearly (same total).
   bool pyramid = false;
+  /// `paged[-bBLOCK]`: a paged cache of BLOCK-position blocks (0: not
+  /// paged; llmc-plan-kv-layout's CPU default when BLOCK is omitted).
+  int64_t pagedBlock = 0;
 };
 /// Parses a `--kv` specification; returns an error message or "".
 std::string parseKVSpec(llvm::StringRef spec, KVSpec &out);

@@ -52,6 +52,10 @@ inline constexpr llvm::StringLiteral kWeightFilesAttr = "llmc.weight_files";
 inline constexpr int64_t kWeightFileAlignment = 1 << 21;
 /// The attribute marking results that were !kv.cache values.
 inline constexpr llvm::StringLiteral kCacheResultAttr = "llmc.cache_result";
+/// The attribute marking the block table argument (memref<(C/B) x i32>) a
+/// function over a paged cache takes after the weights: entry j is the pool
+/// block holding the sequence's positions [j * B, (j + 1) * B).
+inline constexpr llvm::StringLiteral kBlockTableArgAttr = "llmc.kv_block_table";
 
 } // namespace llmc
 

@@ -37,10 +37,16 @@ struct CPUPipelineOptions
       llvm::cl::desc("Call the CPU microkernels (libllmc_kernels) for "
                      "projections and attention (else linalg loops)"),
       llvm::cl::init(true)};
+  Option<bool> planMemory{
+      *this, "plan-memory",
+      llvm::cl::desc("Place each step function's temporaries in one arena "
+                     "the runtime passes (llmc-plan-memory; else each "
+                     "buffer comes from the allocator)"),
+      llvm::cl::init(true)};
 };
 
 /// The CPU back end up to the LLVM dialect: frontend, llm/kv/qmm to linalg,
-/// the step ABI, one-shot bufferization, deallocation, loops, LLVM.
+/// the step ABI, one-shot bufferization, arena planning, deallocation, loops, LLVM.
 void buildCPUPipeline(mlir::OpPassManager &pm,
                       const CPUPipelineOptions &options);
 

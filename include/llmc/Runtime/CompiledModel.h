@@ -9,6 +9,7 @@
 #ifndef LLMC_RUNTIME_COMPILEDMODEL_H
 #define LLMC_RUNTIME_COMPILEDMODEL_H
 
+#include "llmc/Runtime/BlockPool.h"
 #include "llmc/Runtime/Sampling.h"
 #include "llvm/ADT/ArrayRef.h"
 #include "llvm/ADT/StringRef.h"
@@ -38,6 +39,31 @@ struct TensorLocation {
 };
 
 /// What the compiler recorded in the library (symbol `llmc_model_info`).
+/// The activation arena of one step function, as `llmc-plan-memory` planned
+/// it (the function's `llmc.memory_plan` attribute): the function's
+/// temporary buffers all live at fixed offsets in one buffer of
+/// fixedBytes + perRowBytes x rows bytes, rows being the tokens the call
+/// runs (the length of its first argument). The lower bound is the most
+/// bytes live at any one point, the no-reuse total what one buffer per
+/// temporary would take; both in the same fixed + per-row form, each part
+/// maximized separately.
+struct ArenaInfo {
+  std::string function;
+  int64_t fixedBytes = 0, perRowBytes = 0;
+  int64_t lowerBoundFixed = 0, lowerBoundPerRow = 0;
+  int64_t noReuseFixed = 0, noReusePerRow = 0;
+  /// Temporaries placed in the arena, and those left to the allocator.
+  int64_t buffers = 0, unplanned = 0;
+
+  int64_t bytes(int64_t rows) const { return fixedBytes + perRowBytes * rows; }
+  int64_t lowerBound(int64_t rows) const {
+    return lowerBoundFixed + lowerBoundPerRow * rows;
+  }
+  int64_t noReuse(int64_t rows) const {
+    return noReuseFixed + noReusePerRow * rows;
+  }
+};
+
 struct ModelInfo {
   std::string source;
   int64_t vocabSize = 0;
@@ -52,6 +78,10 @@ struct ModelInfo {
   /// Bytes of a cache that is not an f32 [2, L, H, C, D] array (a KIVI
   /// cache, include/llmc/Runtime/KVLayout.h); 0 for the f32 cache.
   int64_t cacheBytes = 0;
+  /// A paged cache (`paged<B>`): the block size B (0 = contiguous) and the
+  /// blocks of the pool the runtime allocates (capacity / B; a sequence
+  /// maps at most that many too). See BlockPool.
+  int64_t kvBlockSize = 0, kvBlocks = 0;
   /// Positions a sequence may reach when that is more than the cache
   /// capacity (a cache under an eviction policy); 0 = the capacity.
   int64_t maxPositions = 0;
@@ -63,6 +93,9 @@ struct ModelInfo {
   int64_t draftLayers = 0, draftKvHeads = 0, draftCapacity = 0,
           draftHeadDim = 0;
   std::vector<WeightFile> weightFiles;
+  /// The arena of each step function (@prefill, @decode, @spec_step) that
+  /// has one; empty when the pipeline planned none.
+  std::vector<ArenaInfo> arenas;
   /// Every weight tensor as compiled (after any quantization), in the
   /// module's order.
   std::vector<TensorLocation> tensors;
@@ -71,6 +104,13 @@ struct ModelInfo {
   int64_t cacheSize() const {
     return cacheBytes > 0 ? cacheBytes
                           : 2 * layers * kvHeads * capacity * headDim * 4;
+  }
+  /// The arena of `function`, or null.
+  const ArenaInfo *arenaOf(llvm::StringRef function) const {
+    for (const ArenaInfo &a : arenas)
+      if (a.function == function)
+        return &a;
+    return nullptr;
   }
   /// The longest sequence the model runs.
   int64_t contextLength() const {
@@ -114,6 +154,28 @@ public:
   /// Runs `tokens` at the current position and advances it. Returns the
   /// logits of every row (tokens.size() x vocab), valid until the next call.
   llvm::Expected<llvm::ArrayRef<float>> forward(llvm::ArrayRef<int32_t> tokens);
+
+  /// Sequences over a paged cache (ModelInfo::kvBlockSize > 0). Sequence 0
+  /// is the one forward(tokens) runs; fork(from, prefix) starts a new one
+  /// holding the first `prefix` positions of `from`, sharing their blocks
+  /// (copy-on-write: the first write into a shared block copies it), and
+  /// returns its id. Each sequence has its own position.
+  bool isPaged() const { return pool != nullptr; }
+  llvm::Expected<int64_t> fork(int64_t from, int64_t prefix);
+  /// forward(tokens) on sequence `seq` (any cache layout for sequence 0).
+  llvm::Expected<llvm::ArrayRef<float>> forward(int64_t seq,
+                                                llvm::ArrayRef<int32_t> tokens);
+  /// Positions filled in sequence `seq` (-1 if there is no such sequence).
+  int64_t getPosition(int64_t seq) const;
+  /// Gives back the blocks of sequence `seq` (> 0); its id becomes invalid.
+  llvm::Error release(int64_t seq);
+  /// The block pool of a paged cache, or null.
+  const BlockPool *getBlockPool() const { return pool.get(); }
+  /// The block table and length of sequence `seq` of a paged cache, or
+  /// null (sequence 0's length is brought up to date by its next step).
+  const BlockPool::Sequence *getSequence(int64_t seq) const {
+    return pool && getPosition(seq) >= 0 ? &sequences[size_t(seq)] : nullptr;
+  }
 
   /// Whether the model was compiled with speculative decoding.
   bool canSpeculate() const { return specFn != nullptr; }
@@ -159,6 +221,21 @@ private:
   std::vector<uint8_t> byteCache;
   std::vector<float> logits;
   int64_t position = 0;
+  /// The activation arena the planned step functions share (they never run
+  /// at once): 64-byte aligned, grown to the largest call so far (the
+  /// smaller one is freed); sized for @decode and @spec_step at load.
+  void *arena = nullptr;
+  int64_t arenaSize = 0;
+  /// The arena for a call of `function` on `rows` rows (null when the
+  /// function has none), or an error when it cannot be allocated.
+  llvm::Expected<void *> arenaFor(llvm::StringRef function, int64_t rows);
+  /// A paged cache: the pool and every sequence (entry 0's length follows
+  /// `position`; released ones are marked dead).
+  std::unique_ptr<BlockPool> pool;
+  std::vector<BlockPool::Sequence> sequences;
+  std::vector<bool> liveSequences;
+  llvm::Expected<llvm::ArrayRef<float>>
+  forwardPaged(int64_t seq, llvm::ArrayRef<int32_t> tokens);
 };
 
 

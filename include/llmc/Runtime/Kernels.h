@@ -71,6 +71,10 @@ int64_t llmc_kernels_get_threads();
 /// taken from the system; it recycles freed buffers by size, so this stops
 /// growing once a step has run.
 int64_t llmc_kernels_system_allocations();
+/// How many buffers anything asked that allocator for (from the system or
+/// recycled). Step functions planned by llmc-plan-memory ask for none: their
+/// temporaries live in the arena the runtime passes.
+int64_t llmc_kernels_allocator_calls();
 /// Which implementation the kernels use on this CPU ("avx2", "avx512" or
 /// "scalar"); LLMC_KERNELS=scalar|avx2|avx512 in the environment chooses.
 const char *llmc_kernels_isa();
@@ -149,6 +153,25 @@ void llmc_attention_f32(LLMC_MEMREF2(float, q), LLMC_MEMREF5(float, cache),
                         int64_t layer, int64_t pos, int64_t heads, float scale,
                         int64_t window, int64_t causal,
                         LLMC_MEMREF2(float, out));
+
+/// llmc_attention_f32 over a paged f32 cache: `pool` is the flat block pool,
+/// floats [layer][k/v][kv head][block][slot][dim] (blocks of blockSize
+/// positions), and `table` the sequence's block table (position p is slot
+/// p % blockSize of block table[p / blockSize]). k and v are T x (KVH*D),
+/// the keys and values of positions pos .. pos + T - 1; the call stores
+/// them at their slots, then attends exactly as llmc_attention_f32 (bitwise
+/// the same result as the contiguous cache): in place when the sequence's
+/// blocks are consecutive in the pool, else over a gathered copy. Every
+/// block the step writes must be private to the sequence (the runtime's
+/// copy-on-write); an entry outside the pool aborts with a message.
+void llmc_attention_paged_f32(LLMC_MEMREF2(float, q), LLMC_MEMREF2(float, k),
+                              LLMC_MEMREF2(float, v),
+                              LLMC_MEMREF1(float, pool),
+                              LLMC_MEMREF1(int32_t, table), int64_t layer,
+                              int64_t pos, int64_t heads, float scale,
+                              int64_t window, int64_t causal, int64_t layers,
+                              int64_t kvHeads, int64_t blockSize,
+                              int64_t headDim, LLMC_MEMREF2(float, out));
 
 /// Appends T positions to layer `layer` of a KIVI-quantized cache and runs
 /// attention over it, with the masks and head mapping of llmc_attention_f32.

@@ -19,6 +19,9 @@ namespace llmc {
 #define GEN_PASS_REGISTRATION
 #include "llmc/Transforms/Passes.h.inc"
 
+/// The module attribute where llmc-plan-kv-layout records its decision.
+inline constexpr llvm::StringLiteral kKVLayoutAttr = "llmc.kv_layout";
+
 } // namespace llmc
 
 #endif // LLMC_TRANSFORMS_PASSES_H

@@ -44,4 +44,53 @@ def VerifyModel : Pass<"llmc-verify-model", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
 }
 
+def PlanKVLayout : Pass<"llmc-plan-kv-layout", "::mlir::ModuleOp"> {
+  let summary = "Choose the KV cache layout and capacity for a target";
+  let description = [{
+    Decides how every `!kv.cache` of the module is laid out and how many
+    positions it holds, and rewrites the cache type wherever it occurs
+    (function signatures, block arguments, op results):
+
+    - **Layout.** `contiguous` keeps one `[2, L, H, C, D]` array per
+      sequence; `paged` stores positions in blocks of `block-size` (a pool
+      of blocks plus a block table per sequence, so that sequences forked
+      from one prompt share its blocks, copy-on-write). `auto` picks per
+      `target`: `cpu` and `fpga` contiguous (one sequence decodes without a
+      gather; HLS wants static buffers), `gpu` and `accel` paged (many
+      sequences share one pool).
+    - **Block size.** 0 takes the target's default: 16 on `cpu` and
+      `gpu`, 32 on `fpga`, 64 on `accel` (a DMA burst of the ISA's tiles).
+    - **Capacity.** `context=N` holds N positions (rounded up to a
+      multiple of the block size when paged); `budget=BYTES` holds the
+      most positions whose cache fits BYTES (a multiple of the block size
+      when paged), using the storage's bytes per position. With both, the
+      context must fit the budget. With neither, the capacity stays (a
+      paged cache needs the block size to divide it).
+
+    The CPU lowering pages f32 caches without an eviction policy or undo
+    log; other caches stay contiguous there. The decision is recorded on
+    the module as `llmc.kv_layout = {target, layout, block, capacity,
+    blocks, bytes, bytes_per_position}` (bytes: the whole cache or pool)
+    for reports; `report` also prints it as a remark.
+
+    ```
+    llmc-opt --llmc-plan-kv-layout='layout=paged block-size=16 budget=1048576' model.mlir
+    ```
+  }];
+  let options = [
+    Option<"target", "target", "std::string", /*default=*/"\"cpu\"",
+           "Target the cache is planned for: cpu, gpu, fpga or accel">,
+    Option<"layout", "layout", "std::string", /*default=*/"\"auto\"",
+           "auto, contiguous or paged">,
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"0",
+           "Positions per block of a paged cache (0: the target's default)">,
+    Option<"context", "context", "int64_t", /*default=*/"0",
+           "Positions the cache holds (0: keep, or derive from budget)">,
+    Option<"budget", "budget", "int64_t", /*default=*/"0",
+           "Bytes the cache (or block pool) may take (0: no budget)">,
+    Option<"report", "report", "bool", /*default=*/"false",
+           "Emit a remark with the decision">
+  ];
+}
+
 #endif // LLMC_TRANSFORMS_PASSES_TD

@@ -69,7 +69,8 @@ struct AttentionLowering : OpConversionPattern<llm::AttentionOp> {
         !cacheType.getFloatStorage().isF32())
       return rewriter.notifyMatchFailure(op, "CPU lowering needs an f32 cache");
     if (cacheType.isPaged())
-      return rewriter.notifyMatchFailure(op, "paged caches not lowered yet");
+      return rewriter.notifyMatchFailure(op,
+                                         "paged caches need use-microkernels");
     if (cacheType.getPolicy())
       return rewriter.notifyMatchFailure(
           op, "eviction policies need use-microkernels");

@@ -35,6 +35,14 @@ LLMTypeConverter::LLMTypeConverter() {
     FloatType elt = cache.getFloatStorage();
     if (!elt)
       return std::nullopt;
+    // A paged f32 cache is the block pool: C / B blocks of B positions in
+    // every (layer, k/v, KV head) plane; the function's block table says
+    // which blocks a sequence holds (docs/memory.md, "KV cache layout").
+    if (cache.isPaged() && elt.isF32())
+      return RankedTensorType::get({cache.getLayers(), 2, cache.getKvHeads(),
+                                    cache.getCapacity() / cache.getBlockSize(),
+                                    cache.getBlockSize(), cache.getHeadDim()},
+                                   elt);
     return RankedTensorType::get({2, cache.getLayers(), cache.getKvHeads(),
                                   cache.getCapacity(), cache.getHeadDim()},
                                  elt);
@@ -97,19 +105,36 @@ void prepareFunctions(ModuleOp module) {
     for (unsigned i = 0, e = func.getNumResults(); i < e; ++i)
       if (isa<kv::CacheType>(func.getResultTypes()[i]))
         func.setResultAttr(i, kCacheResultAttr, UnitAttr::get(ctx));
+    if (func.isExternal())
+      return;
     bool readsWeights = false;
     func.walk([&](llm::GetWeightOp) { readsWeights = true; });
-    if (!readsWeights || func.isExternal())
-      return;
-    auto type =
-        MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
-    unsigned index = func.getNumArguments();
-    (void)func.insertArgument(
-        index, type,
-        DictionaryAttr::get(
-            ctx, {NamedAttribute(StringAttr::get(ctx, kWeightsArgAttr),
-                                 UnitAttr::get(ctx))}),
-        func.getLoc());
+    if (readsWeights) {
+      auto type =
+          MemRefType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 8));
+      unsigned index = func.getNumArguments();
+      (void)func.insertArgument(
+          index, type,
+          DictionaryAttr::get(
+              ctx, {NamedAttribute(StringAttr::get(ctx, kWeightsArgAttr),
+                                   UnitAttr::get(ctx))}),
+          func.getLoc());
+    }
+    // A paged cache argument brings the sequence's block table after it.
+    for (Type type : func.getArgumentTypes()) {
+      auto cache = dyn_cast<kv::CacheType>(type);
+      if (!cache || !cache.isPaged())
+        continue;
+      auto table = MemRefType::get({cache.getCapacity() / cache.getBlockSize()},
+                                   IntegerType::get(ctx, 32));
+      (void)func.insertArgument(
+          func.getNumArguments(), table,
+          DictionaryAttr::get(
+              ctx, {NamedAttribute(StringAttr::get(ctx, kBlockTableArgAttr),
+                                   UnitAttr::get(ctx))}),
+          func.getLoc());
+      break;
+    }
   });
 }
 

@@ -446,6 +446,8 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
       return rewriteKivi(op, adaptor, rewriter);
     if (cacheType.getPolicy())
       return rewriteEvict(op, adaptor, rewriter);
+    if (cacheType.isPaged())
+      return rewritePaged(op, adaptor, rewriter);
     if (!cacheType.getFloatStorage() || !cacheType.getFloatStorage().isF32() ||
         cacheType.isPaged())
       return rewriter.notifyMatchFailure(op, "kernel needs a contiguous f32 "
@@ -483,6 +485,64 @@ struct AttentionToKernel : OpConversionPattern<llm::AttentionOp> {
                                   op.getResult().getType());
     rewriter.replaceOp(op, {result, cache});
     return success();
+  }
+
+  /// Attention over a paged f32 cache: one call of
+  /// llmc_attention_paged_f32 stores the step's keys and values in the
+  /// sequence's blocks (the pool, addressed through the function's block
+  /// table argument) and attends over them. The pool is written in place
+  /// as for KIVI (see rewriteKivi): the op's new cache value is the pool.
+  LogicalResult rewritePaged(llm::AttentionOp op, OpAdaptor adaptor,
+                             ConversionPatternRewriter &rewriter) const {
+    kv::CacheType cacheType = op.getCache().getType();
+    if (!cacheType.getFloatStorage() || !cacheType.getFloatStorage().isF32())
+      return rewriter.notifyMatchFailure(op, "paged caches need f32 storage");
+    if (op.getTree() || op.getScores())
+      return rewriter.notifyMatchFailure(
+          op, "paged caches lower plain attention (no tree, no scores)");
+    if (!hasF32Operands(op, adaptor))
+      return rewriter.notifyMatchFailure(op, "expects 2-D f32 activations");
+    auto func = op->getParentOfType<func::FuncOp>();
+    Value table;
+    for (BlockArgument arg : func.getArguments())
+      if (func.getArgAttr(arg.getArgNumber(), kBlockTableArgAttr))
+        table = arg;
+    if (!table)
+      return rewriter.notifyMatchFailure(op, "no block table argument");
+    OpBuilder &b = rewriter;
+    Location loc = op.getLoc();
+    MLIRContext *ctx = b.getContext();
+    auto poolTensor = cast<RankedTensorType>(adaptor.getCache().getType());
+    Value pool = readBuffer(
+        b, loc, op, MemRefType::get(poolTensor.getShape(), b.getF32Type()),
+        adaptor.getCache());
+    pool = memref::CollapseShapeOp::create(
+        b, loc, pool, SmallVector<ReassociationIndices>{{0, 1, 2, 3, 4, 5}});
+    int64_t dyn = ShapedType::kDynamic;
+    pool = memref::CastOp::create(
+        b, loc,
+        MemRefType::get({dyn}, b.getF32Type(),
+                        StridedLayoutAttr::get(ctx, dyn, {1})),
+        pool);
+    Value tableView =
+        memref::CastOp::create(b, loc, tokenBufferType(ctx), table);
+    auto i64 = [&](int64_t v) { return i64Const(b, loc, v); };
+    SmallVector<Value> scalars = {
+        pool,
+        tableView,
+        i64(op.getLayer()),
+        arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                   adaptor.getPosition()),
+        i64(op.getNumHeads()),
+        f32Const(b, loc, op.getScale().convertToDouble()),
+        i64(op.getWindow().value_or(0)),
+        i64(op.getCausal() ? 1 : 0),
+        i64(cacheType.getLayers()),
+        i64(cacheType.getKvHeads()),
+        i64(cacheType.getBlockSize()),
+        i64(cacheType.getHeadDim())};
+    return emitByteCacheCall(rewriter, op, adaptor, "llmc_attention_paged_f32",
+                             scalars);
   }
 
   /// Attention over a KIVI cache: one call appends the step's keys and

@@ -7,9 +7,10 @@
 // step function allocates the same sizes on every call, so after the first
 // decode step the decode loop makes no system allocation at all
 // (`llmc_kernels_system_allocations` counts them; test
-// test/e2e/decode-allocations.py). Issue 7's static arena will make the
-// buffers themselves disappear; this keeps malloc out of the loop until
-// then.
+// test/e2e/decode-allocations.py). Step functions planned by
+// llmc-plan-memory (the CPU pipeline's default) keep their temporaries in
+// one arena that the runtime passes and allocate nothing;
+// `llmc_kernels_allocator_calls` counts every request, so tests can check.
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,8 +41,10 @@ struct Cache {
   std::mutex mutex;
   std::unordered_map<size_t, std::vector<void *>> free;
   std::atomic<int64_t> systemAllocations{0};
+  std::atomic<int64_t> calls{0};
 
   void *get(size_t size) {
+    calls.fetch_add(1, std::memory_order_relaxed);
     size_t rounded = (size + 63) / 64 * 64;
     {
       std::lock_guard<std::mutex> lock(mutex);
@@ -64,6 +67,7 @@ struct Cache {
 
   /// A block aligned to more than 64 bytes (not cached).
   void *getAligned(size_t alignment, size_t size) {
+    calls.fetch_add(1, std::memory_order_relaxed);
     systemAllocations.fetch_add(1, std::memory_order_relaxed);
     auto *block = static_cast<char *>(std::malloc(size + alignment + kHeader));
     if (!block)
@@ -114,6 +118,10 @@ void *_mlir_memref_to_llvm_aligned_alloc(size_t alignment, size_t size) {
 }
 
 void _mlir_memref_to_llvm_free(void *p) { cache().put(p); }
+
+int64_t llmc_kernels_allocator_calls() {
+  return cache().calls.load(std::memory_order_relaxed);
+}
 
 int64_t llmc_kernels_system_allocations() {
   return cache().systemAllocations.load(std::memory_order_relaxed);

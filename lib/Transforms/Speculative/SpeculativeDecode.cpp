@@ -315,15 +315,20 @@ struct SpeculativeDecodePass
           b.getI64IntegerAttr(treeWidth));
       draft = op.getDraft();
       parents = op.getParents();
-      // Any prefix of the nodes is a tree.
-      count = arith::MinUIOp::create(b, loc, op.getCount(), limit);
+      // Any prefix of the nodes is a tree. (At most k: the bound makes the
+      // verification's rows visibly bounded, for llmc-plan-memory.)
+      count = arith::MinUIOp::create(
+          b, loc, arith::MinUIOp::create(b, loc, op.getCount(), limit),
+          index(k));
     } else if (drafter == "ngram") {
       Value length = arith::AddIOp::create(b, loc, pos, one);
       auto op = llm::NgramDraftOp::create(
           b, loc, RankedTensorType::get({int64_t(k)}, i32), b.getIndexType(),
           history, length, b.getI64IntegerAttr(ngram), b.getI64IntegerAttr(k));
       draft = op.getDraft();
-      count = arith::MinUIOp::create(b, loc, op.getCount(), limit);
+      count = arith::MinUIOp::create(
+          b, loc, arith::MinUIOp::create(b, loc, op.getCount(), limit),
+          index(k));
     } else {
       // Draft step i runs only when i < limit (the runtime's draft length
       // for this step); a skipped step passes its token and cache through.

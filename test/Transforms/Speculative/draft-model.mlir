@@ -48,11 +48,11 @@
 // CHECK-NOT: func.func @draft_decode
 
 // Lowered, both caches are arguments written in place (no out-parameter
-// for either): the C interface takes 13 arguments: history, cache, pos,
+// for either): the C interface takes 14 arguments: history, cache, pos,
 // limit, 4 sampling values, the draft cache and position, the weights,
-// and the two out-parameters tokens and counts.
+// the two out-parameters tokens and counts, and the activation arena.
 // LOWER-LABEL: llvm.func @_mlir_ciface_spec_step(
-// LOWER-SAME: %arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64, %arg4: f64, %arg5: i64, %arg6: f64, %arg7: i64, %arg8: !llvm.ptr {llm.draft_cache}, %arg9: i64, %arg10: !llvm.ptr {llmc.weights}, %arg11: !llvm.ptr, %arg12: !llvm.ptr)
+// LOWER-SAME: %arg0: !llvm.ptr, %arg1: !llvm.ptr, %arg2: i64, %arg3: i64, %arg4: f64, %arg5: i64, %arg6: f64, %arg7: i64, %arg8: !llvm.ptr {llm.draft_cache}, %arg9: i64, %arg10: !llvm.ptr {llmc.weights}, %arg11: !llvm.ptr, %arg12: !llvm.ptr, %arg13: !llvm.ptr {llmc.arena})
 
 // NODRAFT: error: llmc-speculative-decode: the model drafter needs the draft model's step functions @draft_prefill and @draft_decode
 // VOCAB: error: llmc-speculative-decode: the draft model's vocabulary (400 tokens) is not the target's (300)

@@ -38,7 +38,8 @@
 // NGRAM: %[[LAST:.*]] = tensor.extract_slice %[[HIST]][%[[POS]]] [1] [1]
 // NGRAM: %[[LEN:.*]] = arith.addi %[[POS]], %c1
 // NGRAM: %[[DRAFT:.*]], %[[FOUND:.*]] = llm.ngram_draft %[[HIST]], %[[LEN]] {max = 4 : i64, ngram = 2 : i64} : tensor<?xi32> -> tensor<4xi32>
-// NGRAM: %[[N:.*]] = arith.minui %[[FOUND]], %[[LIMIT]]
+// NGRAM: %[[M:.*]] = arith.minui %[[FOUND]], %[[LIMIT]]
+// NGRAM: %[[N:.*]] = arith.minui %[[M]], %c{{[0-9]+}}
 // NGRAM: %[[ROWS:.*]] = arith.addi %[[N]], %c1
 // NGRAM: tensor.empty(%[[ROWS]]) : tensor<?xi32>
 // NGRAM: tensor.insert_slice %[[LAST]] into

@@ -15,7 +15,8 @@
 // CHECK-LABEL: func.func @spec_step(
 // CHECK-SAME: %[[HIST:[^:]*]]: tensor<?xi32>, %[[CACHE:[^:]*]]: !kv.cache<2x2x64x16, f32>, %[[POS:[^:]*]]: index, %[[LIMIT:[^:]*]]: index
 // CHECK: %[[DRAFT:.*]], %[[PARENTS:.*]], %[[FOUND:.*]] = llm.ngram_tree_draft %[[HIST]], %{{.*}} {max = 6 : i64, ngram = 3 : i64, width = 3 : i64} : tensor<?xi32> -> tensor<6xi32>
-// CHECK: %[[N:.*]] = arith.minui %[[FOUND]], %[[LIMIT]]
+// CHECK: %[[M:.*]] = arith.minui %[[FOUND]], %[[LIMIT]]
+// CHECK: %[[N:.*]] = arith.minui %[[M]], %c6
 // CHECK: %[[ROWS:.*]] = arith.addi %[[N]], %c1
 // The rows' parents: -1 for the last token, then the nodes' parent rows.
 // CHECK: %[[ROOT:.*]] = arith.constant dense<-1> : tensor<1xi32>
