@@ -318,23 +318,31 @@ void CompiledModel::setThreads(int64_t n) { llmc_kernels_set_threads(n); }
 
 int64_t CompiledModel::getThreads() { return llmc_kernels_get_threads(); }
 
-llvm::Expected<llvm::ArrayRef<float>>
-CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
-  if (pool)
-    return forwardPaged(0, tokens);
+llvm::Error CompiledModel::checkStep(int64_t at,
+                                     llvm::ArrayRef<int32_t> tokens) const {
   int64_t steps = int64_t(tokens.size());
   if (steps == 0)
     return fail("no tokens to run");
-  if (position + steps > info.contextLength())
+  if (at + steps > info.contextLength())
     return fail(llvm::formatv("{0} tokens at position {1} exceed the context "
                               "of {2} tokens",
-                              steps, position, info.contextLength())
+                              steps, at, info.contextLength())
                     .str());
   for (int32_t t : tokens)
     if (t < 0 || t >= info.vocabSize)
       return fail(llvm::formatv("token id {0} is outside the vocabulary of {1}",
                                 t, info.vocabSize)
                       .str());
+  return llvm::Error::success();
+}
+
+llvm::Expected<llvm::ArrayRef<float>>
+CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
+  if (pool)
+    return forwardPaged(0, tokens);
+  int64_t steps = int64_t(tokens.size());
+  if (llvm::Error error = checkStep(position, tokens))
+    return std::move(error);
   if (int64_t(logits.size()) < steps * info.vocabSize)
     logits.resize(size_t(steps * info.vocabSize));
   auto ids = describe(const_cast<int32_t *>(tokens.data()), {steps});
@@ -517,18 +525,8 @@ CompiledModel::forwardPaged(int64_t seq, llvm::ArrayRef<int32_t> tokens) {
   int64_t at = getPosition(seq);
   if (at < 0)
     return fail(llvm::formatv("no sequence {0}", seq).str());
-  if (steps == 0)
-    return fail("no tokens to run");
-  if (at + steps > info.contextLength())
-    return fail(llvm::formatv("{0} tokens at position {1} exceed the context "
-                              "of {2} tokens",
-                              steps, at, info.contextLength())
-                    .str());
-  for (int32_t t : tokens)
-    if (t < 0 || t >= info.vocabSize)
-      return fail(llvm::formatv("token id {0} is outside the vocabulary of {1}",
-                                t, info.vocabSize)
-                      .str());
+  if (llvm::Error error = checkStep(at, tokens))
+    return std::move(error);
   BlockPool::Sequence &sequence = sequences[size_t(seq)];
   // Sequence 0 follows `position` (reset() rewinds it).
   if (seq == 0)

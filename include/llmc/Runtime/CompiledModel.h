@@ -236,6 +236,9 @@ private:
   std::vector<bool> liveSequences;
   llvm::Expected<llvm::ArrayRef<float>>
   forwardPaged(int64_t seq, llvm::ArrayRef<int32_t> tokens);
+  /// `tokens` can run at position `at`: some, in the vocabulary, within the
+  /// context.
+  llvm::Error checkStep(int64_t at, llvm::ArrayRef<int32_t> tokens) const;
 };
 
 

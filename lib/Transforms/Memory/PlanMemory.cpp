@@ -32,6 +32,10 @@ using namespace llmc;
 
 namespace {
 
+/// The most rows a computed dynamic size may be bounded by and still be
+/// planned at its bound.
+constexpr int64_t kMaxBoundedRows = 4096;
+
 /// The per-row unit of a dynamic buffer: dimension `dim` of argument `arg`
 /// (dim -1: the index argument `arg` itself).
 struct Unit {
@@ -215,10 +219,12 @@ private:
           c.unit = unitOf(func, size);
           if (!c.unit.valid()) {
             // Not an argument's: planned at its largest size, if bounded.
+            // (A bound far above any real step, say from a 32-bit count,
+            // would only inflate the arena.)
             std::optional<int64_t> bound = boundOf(solver, size);
             c.perRow = false;
-            c.bytes *= bound.value_or(0);
-            plannable = bound.has_value();
+            plannable = bound && *bound <= kMaxBoundedRows;
+            c.bytes *= plannable ? *bound : 0;
           } else {
             if (!rows.valid())
               rows = c.unit;

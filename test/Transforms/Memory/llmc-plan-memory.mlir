@@ -120,3 +120,28 @@ func.func @nested(%n: index, %flag: i1) -> memref<4xf32> {
   return %r : memref<4xf32>
 }
 memref.global "private" constant @g : memref<4xf32> = dense<0.0>
+
+// -----
+
+func.func private @use(memref<?x?xf32>)
+
+// A size computed in the function is planned at its largest value when
+// integer range analysis bounds it (min(x, 5): 5 rows of 256 bytes); an
+// unbounded one is left to the allocator.
+// REPORT: remark: @bounded: 1 buffers in an arena of 1280 bytes + 0 per row; lower bound 1280 + 0 per row; no reuse 1280 + 0 per row; 1 left to the allocator
+// CHECK-LABEL: func.func @bounded(
+// CHECK: %[[ARENA:.*]] = memref.alloc(%c1280) {alignment = 64 : i64} : memref<?xi8>
+// CHECK: memref.view %[[ARENA]][%{{.*}}][%{{.*}}] : memref<?xi8> to memref<?x64xf32>
+// CHECK: memref.alloc(%{{.*}}) : memref<?x64xf32>
+func.func @bounded(%count: i64) {
+  %c5 = arith.constant 5 : index
+  %n = arith.index_cast %count : i64 to index
+  %rows = arith.minui %n, %c5 : index
+  %a = memref.alloc(%rows) : memref<?x64xf32>
+  %ca = memref.cast %a : memref<?x64xf32> to memref<?x?xf32>
+  call @use(%ca) : (memref<?x?xf32>) -> ()
+  %b = memref.alloc(%n) : memref<?x64xf32>
+  %cb = memref.cast %b : memref<?x64xf32> to memref<?x?xf32>
+  call @use(%cb) : (memref<?x?xf32>) -> ()
+  return
+}
