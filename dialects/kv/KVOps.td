@@ -199,6 +199,13 @@ def KV_ForkOp : KV_Op<"fork", [Pure, AllTypesMatch<["cache", "result"]>]> {
     copy-on-write where the layout is paged); `cache` stays valid, so
     several sequences can continue from one prompt.
 
+    On the CPU a contiguous float cache forks into a fresh cache holding a
+    copy of the prefix. A paged cache is forked by the runtime
+    (`CompiledModel::fork`: the new sequence's block table maps the
+    prompt's blocks, reference-counted, and a write into a shared block
+    copies it first), since a step function sees one sequence's block
+    table; see docs/memory.md.
+
     ```mlir
     %f = kv.fork %c prefix %n : !kv.cache<5x4x512x8, f32, paged<16>>
     ```

@@ -443,11 +443,49 @@ struct ArgmaxLowering : OpConversionPattern<llm::ArgmaxOp> {
   }
 };
 
+/// kv.fork of a contiguous float cache: a new cache whose first `prefix`
+/// positions are a copy (the rest is never read before it is written).
+/// Sharing without a copy needs blocks: a paged cache is forked by the
+/// runtime (CompiledModel::fork, copy-on-write), since a step function sees
+/// one sequence's block table; a KIVI or evicting cache has no fork.
+struct ForkLowering : OpConversionPattern<kv::ForkOp> {
+  using OpConversionPattern::OpConversionPattern;
+  LogicalResult
+  matchAndRewrite(kv::ForkOp op, OpAdaptor adaptor,
+                  ConversionPatternRewriter &rewriter) const override {
+    kv::CacheType cache = op.getCache().getType();
+    if (cache.isPaged())
+      return op.emitOpError(
+          "of a paged cache is not compiled: the runtime forks sequences "
+          "of a paged cache, sharing their blocks (CompiledModel::fork)");
+    auto type = dyn_cast<RankedTensorType>(adaptor.getCache().getType());
+    if (!cache.getFloatStorage() || !type || type.getRank() != 5)
+      return op.emitOpError("needs a contiguous float cache without a "
+                            "policy, not ")
+             << cache;
+    Location loc = op.getLoc();
+    SmallVector<OpFoldResult> offsets(5, rewriter.getIndexAttr(0));
+    SmallVector<OpFoldResult> strides(5, rewriter.getIndexAttr(1));
+    SmallVector<OpFoldResult> sizes;
+    for (int64_t d : type.getShape())
+      sizes.push_back(rewriter.getIndexAttr(d));
+    sizes[3] = adaptor.getPrefix();
+    Value prefix = tensor::ExtractSliceOp::create(
+        rewriter, loc, adaptor.getCache(), offsets, sizes, strides);
+    Value fresh = tensor::EmptyOp::create(rewriter, loc, type.getShape(),
+                                          type.getElementType());
+    rewriter.replaceOpWithNewOp<tensor::InsertSliceOp>(op, prefix, fresh,
+                                                       offsets, sizes, strides);
+    return success();
+  }
+};
+
 } // namespace
 
 void llmc::populateLLMDecoderToLinalgPatterns(LLMTypeConverter &converter,
                                               RewritePatternSet &patterns) {
   patterns.add<GetWeightLowering, EmbeddingLowering, RMSNormLowering,
                RoPELowering, LinearLowering, LMHeadLowering, SwiGLULowering,
-               AddLowering, ArgmaxLowering>(converter, patterns.getContext());
+               AddLowering, ArgmaxLowering, ForkLowering>(converter,
+                                                          patterns.getContext());
 }
