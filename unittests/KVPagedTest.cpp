@@ -8,6 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "StoriesModel.h"
 #include "llmc/API/ModelCompiler.h"
 #include "llmc/Runtime/BlockPool.h"
 #include "llmc/Runtime/CompiledModel.h"
@@ -140,46 +141,15 @@ TEST(BlockPoolTest, OutOfBlocksIsAnErrorThatChangesNothing) {
             std::string::npos);
 }
 
-std::string sharedModel(llvm::StringRef name) {
-  const char *env = std::getenv("LLMC_SHARED_MODELS");
-  std::string dir = env ? env : LLMC_SHARED_MODELS_DIR;
-  return dir + "/" + name.str();
-}
-
-#define REQUIRE_STORIES()                                                      \
-  if (!llvm::sys::fs::exists(sharedModel("stories260K.gguf")))                 \
-  GTEST_SKIP() << "shared model " << sharedModel("stories260K.gguf")           \
-               << " not found"
-
-/// stories260K compiled (context 256) with `kv` into a fresh directory.
+/// stories260K compiled (context 256) with `kv`.
 std::unique_ptr<CompiledModel> compileStories(llvm::StringRef kv) {
-  llvm::SmallString<128> dir;
-  if (llvm::sys::fs::createUniqueDirectory("llmc-paged", dir))
-    return nullptr;
-  std::string out = (dir + "/model.so").str();
   llmc::api::CompileOptions options;
   options.contextLength = 256;
   options.kv = kv.str();
-  if (llvm::Error error = llmc::api::compileModel(
-          sharedModel("stories260K.gguf"), out, options)) {
-    ADD_FAILURE() << llvm::toString(std::move(error));
-    return nullptr;
-  }
-  auto model = CompiledModel::load(out);
-  if (!model) {
-    ADD_FAILURE() << llvm::toString(model.takeError());
-    return nullptr;
-  }
-  return std::move(*model);
+  return llmc::test::compileStories(options);
 }
 
-int32_t argmax(llvm::ArrayRef<float> row) {
-  int32_t best = 0;
-  for (int32_t i = 1; i < int32_t(row.size()); ++i)
-    if (row[i] > row[best])
-      best = i;
-  return best;
-}
+using llmc::test::argmax;
 
 /// Runs `tokens` on sequence `seq`, then `steps` greedy tokens; returns them.
 std::vector<int32_t> greedy(CompiledModel &model, int64_t seq,

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "llmc/API/MemoryBudget.h"
+#include "llmc/Transforms/Memory/MemoryPlanner.h"
 #include "gtest/gtest.h"
 #include <set>
 
@@ -208,18 +209,18 @@ TEST(MemoryBudgetTest, NothingFitsNamesTheCheapest) {
 }
 
 TEST(MemoryBudgetTest, ParseByteCount) {
-  EXPECT_EQ(parseByteCount("1000000"), 1000000);
-  EXPECT_EQ(parseByteCount("4G"), int64_t(4) << 30);
-  EXPECT_EQ(parseByteCount("4GiB"), int64_t(4) << 30);
-  EXPECT_EQ(parseByteCount("4gb"), int64_t(4000000000));
-  EXPECT_EQ(parseByteCount("512MiB"), int64_t(512) << 20);
-  EXPECT_EQ(parseByteCount("512 M"), int64_t(512) << 20);
-  EXPECT_EQ(parseByteCount("1.5K"), 1536);
-  EXPECT_EQ(parseByteCount("64KiB"), 65536);
-  EXPECT_EQ(parseByteCount("100B"), 100);
+  EXPECT_EQ(llmc::memplan::parseByteCount("1000000"), 1000000);
+  EXPECT_EQ(llmc::memplan::parseByteCount("4G"), int64_t(4) << 30);
+  EXPECT_EQ(llmc::memplan::parseByteCount("4GiB"), int64_t(4) << 30);
+  EXPECT_EQ(llmc::memplan::parseByteCount("4gb"), int64_t(4000000000));
+  EXPECT_EQ(llmc::memplan::parseByteCount("512MiB"), int64_t(512) << 20);
+  EXPECT_EQ(llmc::memplan::parseByteCount("512 M"), int64_t(512) << 20);
+  EXPECT_EQ(llmc::memplan::parseByteCount("1.5K"), 1536);
+  EXPECT_EQ(llmc::memplan::parseByteCount("64KiB"), 65536);
+  EXPECT_EQ(llmc::memplan::parseByteCount("100B"), 100);
   for (const char *bad : {"", "0", "-1", "G", "1.2.3", "4X", "4 GiBs", "abc",
                           "1e9", "99999999999999999999"})
-    EXPECT_FALSE(parseByteCount(bad).has_value()) << bad;
+    EXPECT_FALSE(llmc::memplan::parseByteCount(bad).has_value()) << bad;
 }
 
 TEST(MemoryBudgetTest, ReportTotalsAndJSON) {

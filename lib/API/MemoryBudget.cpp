@@ -21,51 +21,6 @@ using namespace mlir;
 using namespace llmc;
 using namespace llmc::api;
 
-std::optional<int64_t> llmc::api::parseByteCount(llvm::StringRef text) {
-  text = text.trim();
-  size_t digits = 0;
-  while (digits < text.size() &&
-         (llvm::isDigit(text[digits]) || text[digits] == '.'))
-    ++digits;
-  llvm::StringRef number = text.take_front(digits);
-  llvm::StringRef suffix = text.drop_front(digits).trim();
-  if (number.empty() || number.count('.') > 1 || number == ".")
-    return std::nullopt;
-  struct Unit {
-    const char *name;
-    double scale;
-  };
-  static const Unit units[] = {{"", 1},         {"b", 1},    {"k", 0x1p10},
-                               {"kib", 0x1p10}, {"kb", 1e3}, {"m", 0x1p20},
-                               {"mib", 0x1p20}, {"mb", 1e6}, {"g", 0x1p30},
-                               {"gib", 0x1p30}, {"gb", 1e9}, {"t", 0x1p40},
-                               {"tib", 0x1p40}, {"tb", 1e12}};
-  std::string lower = suffix.lower();
-  const Unit *unit = nullptr;
-  for (const Unit &u : units)
-    if (lower == u.name)
-      unit = &u;
-  if (!unit)
-    return std::nullopt;
-  if (!number.contains('.')) {
-    // Exact for integers (a budget may be any byte count).
-    uint64_t value = 0;
-    if (number.getAsInteger(10, value) || value == 0)
-      return std::nullopt;
-    double bytes = double(value) * unit->scale;
-    if (bytes >= 0x1p62)
-      return std::nullopt;
-    return int64_t(value) * int64_t(unit->scale);
-  }
-  double value = 0;
-  if (number.getAsDouble(value))
-    return std::nullopt;
-  double bytes = std::floor(value * unit->scale);
-  if (!(bytes >= 1) || bytes >= 0x1p62)
-    return std::nullopt;
-  return int64_t(bytes);
-}
-
 std::string llmc::api::formatBytes(int64_t bytes) {
   static const char *names[] = {"B", "KiB", "MiB", "GiB", "TiB"};
   double value = double(bytes);

@@ -5,6 +5,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "llmc/API/MemoryBudget.h"
 #include "llmc/Driver/Driver.h"
 #include "llmc/Import/GGUF.h"
 #include "llvm/ADT/StringExtras.h"
@@ -53,19 +54,6 @@ std::string jsonReal(double value, bool single) {
 
 std::string jsonSafe(StringRef text) {
   return llvm::json::isUTF8(text) ? text.str() : llvm::json::fixUTF8(text);
-}
-
-std::string humanBytes(uint64_t bytes) {
-  const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  unsigned unit = 0;
-  while (value >= 1024 && unit + 1 < std::size(units)) {
-    value /= 1024;
-    ++unit;
-  }
-  if (unit == 0)
-    return std::to_string(bytes) + " B";
-  return llvm::formatv("{0:F2} {1}", value, units[unit]).str();
 }
 
 /// One hyperparameter as read (or derived) from the metadata.
@@ -319,7 +307,7 @@ void printText(const gguf::File &file, const InspectOptions &opts,
   };
   field("file:") << file.getPath() << "\n";
   field("format:") << "GGUF v" << file.getVersion() << ", " << file.getSize()
-                   << " bytes (" << humanBytes(file.getSize())
+                   << " bytes (" << api::formatBytes(int64_t(file.getSize()))
                    << "), alignment " << file.getAlignment() << "\n";
   field("architecture:") << (arch.empty() ? "-" : arch) << "\n";
   if (auto name = file.getString("general.name"))
@@ -350,7 +338,7 @@ void printText(const gguf::File &file, const InspectOptions &opts,
   }
   field("metadata:") << file.getKeys().size() << " keys\n";
   field("tensors:") << file.getTensors().size() << ", " << tensorBytes
-                    << " bytes (" << humanBytes(tensorBytes) << ")\n";
+                    << " bytes (" << api::formatBytes(int64_t(tensorBytes)) << ")\n";
   for (const auto &[raw, s] : types)
     os << "  "
        << llvm::left_justify(

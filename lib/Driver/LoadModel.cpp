@@ -7,6 +7,7 @@
 #include "LoadModel.h"
 #include "Progress.h"
 #include "llmc/Import/GGUF.h"
+#include "llmc/Transforms/Memory/MemoryPlanner.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/JSON.h"
 #include <algorithm>
@@ -101,7 +102,7 @@ llmc::driver::applyBudgetOptions(const BudgetArgs &args,
                                  api::CompileOptions &options,
                                  const ArgParser &parser, Context &ctx) {
   if (!args.budget.empty()) {
-    std::optional<int64_t> bytes = api::parseByteCount(args.budget);
+    std::optional<int64_t> bytes = memplan::parseByteCount(args.budget);
     if (!bytes)
       return parser.usageError(ctx, "--memory-budget: '" + args.budget +
                                         "' is not a positive byte count "

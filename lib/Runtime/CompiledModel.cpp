@@ -340,27 +340,42 @@ llvm::Expected<llvm::ArrayRef<float>>
 CompiledModel::forward(llvm::ArrayRef<int32_t> tokens) {
   if (pool)
     return forwardPaged(0, tokens);
-  int64_t steps = int64_t(tokens.size());
   if (llvm::Error error = checkStep(position, tokens))
     return std::move(error);
-  if (int64_t(logits.size()) < steps * info.vocabSize)
-    logits.resize(size_t(steps * info.vocabSize));
-  auto ids = describe(const_cast<int32_t *>(tokens.data()), {steps});
   auto kv = describe(cache.data(), {2, info.layers, info.kvHeads,
                                     info.capacity, info.headDim});
   auto kvBytes = describe(byteCache.data(), {info.cacheBytes});
   void *kvArg = info.cacheBytes > 0 ? static_cast<void *>(&kvBytes)
                                     : static_cast<void *>(&kv);
+  llvm::Expected<llvm::ArrayRef<float>> out =
+      runStep(tokens, kvArg, position, nullptr);
+  if (out)
+    position += int64_t(tokens.size());
+  return out;
+}
+
+llvm::Expected<llvm::ArrayRef<float>>
+CompiledModel::runStep(llvm::ArrayRef<int32_t> tokens, void *kvArg,
+                       int64_t at, void *blockTable) {
+  int64_t steps = int64_t(tokens.size());
+  if (int64_t(logits.size()) < steps * info.vocabSize)
+    logits.resize(size_t(steps * info.vocabSize));
+  auto ids = describe(const_cast<int32_t *>(tokens.data()), {steps});
   auto w = describe(weights, {weightsSize});
   auto out = describe(logits.data(), {steps, info.vocabSize});
-  llvm::StringRef name = steps == 1 ? "decode" : "prefill";
-  llvm::Expected<void *> buffer = arenaFor(name, steps);
+  llvm::Expected<void *> buffer =
+      arenaFor(steps == 1 ? "decode" : "prefill", steps);
   if (!buffer)
     return buffer.takeError();
   auto arenaRef = describe(static_cast<uint8_t *>(*buffer), {arenaSize});
-  callStep(steps == 1 ? decodeFn : prefillFn, *buffer ? &arenaRef : nullptr,
-           &ids, kvArg, position, &w, &out);
-  position += steps;
+  MemRef<uint8_t, 1> *arenaArg = *buffer ? &arenaRef : nullptr;
+  void *fn = steps == 1 ? decodeFn : prefillFn;
+  // A paged step takes the block table after the weights.
+  if (blockTable)
+    callStep(fn, arenaArg, &ids, kvArg, at, &w,
+             static_cast<MemRef<int32_t, 1> *>(blockTable), &out);
+  else
+    callStep(fn, arenaArg, &ids, kvArg, at, &w, &out);
   return llvm::ArrayRef<float>(logits.data(), size_t(steps * info.vocabSize));
 }
 
@@ -535,24 +550,14 @@ CompiledModel::forwardPaged(int64_t seq, llvm::ArrayRef<int32_t> tokens) {
   // only reads the table.
   if (llvm::Error error = pool->prepareWrite(sequence, at, at + steps))
     return std::move(error);
-  if (int64_t(logits.size()) < steps * info.vocabSize)
-    logits.resize(size_t(steps * info.vocabSize));
-  auto ids = describe(const_cast<int32_t *>(tokens.data()), {steps});
   auto kv = describe(pool->data(), {info.layers, 2, info.kvHeads, info.kvBlocks,
                                     info.kvBlockSize, info.headDim});
   auto table = describe(sequence.table.data(), {info.kvBlocks});
-  auto w = describe(weights, {weightsSize});
-  auto out = describe(logits.data(), {steps, info.vocabSize});
-  llvm::StringRef name = steps == 1 ? "decode" : "prefill";
-  llvm::Expected<void *> buffer = arenaFor(name, steps);
-  if (!buffer)
-    return buffer.takeError();
-  auto arenaRef = describe(static_cast<uint8_t *>(*buffer), {arenaSize});
-  // The paged step takes the block table after the weights.
-  callStep(steps == 1 ? decodeFn : prefillFn, *buffer ? &arenaRef : nullptr,
-           &ids, static_cast<void *>(&kv), at, &w, &table, &out);
+  llvm::Expected<llvm::ArrayRef<float>> out = runStep(tokens, &kv, at, &table);
+  if (!out)
+    return out;
   sequence.length = at + steps;
   if (seq == 0)
     position = sequence.length;
-  return llvm::ArrayRef<float>(logits.data(), size_t(steps * info.vocabSize));
+  return out;
 }

@@ -33,12 +33,6 @@ class ModuleOp;
 
 namespace llmc::api {
 
-/// Parses a byte count: an integer or decimal with an optional suffix K, M,
-/// G, T (or KiB, MiB, GiB, TiB: powers of 1024; KB, MB, GB, TB: powers of
-/// 1000; B: bytes), e.g. "4G", "512MiB", "1.5GiB", "1000000". Returns
-/// nullopt for anything else, zero or negative.
-std::optional<int64_t> parseByteCount(llvm::StringRef text);
-
 /// "1.50 GiB"-style rendering of a byte count.
 std::string formatBytes(int64_t bytes);
 

@@ -236,6 +236,12 @@ private:
   std::vector<bool> liveSequences;
   llvm::Expected<llvm::ArrayRef<float>>
   forwardPaged(int64_t seq, llvm::ArrayRef<int32_t> tokens);
+  /// Calls @prefill (or @decode for one token) on `tokens` at position
+  /// `at` with the cache descriptor `kvArg` (and, for a paged cache, the
+  /// block table descriptor) and the arena; returns the logits.
+  llvm::Expected<llvm::ArrayRef<float>> runStep(llvm::ArrayRef<int32_t> tokens,
+                                                void *kvArg, int64_t at,
+                                                void *blockTable);
   /// `tokens` can run at position `at`: some, in the vocabulary, within the
   /// context.
   llvm::Error checkStep(int64_t at, llvm::ArrayRef<int32_t> tokens) const;

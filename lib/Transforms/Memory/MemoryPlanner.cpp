@@ -6,9 +6,11 @@
 
 #include "llmc/Transforms/Memory/MemoryPlanner.h"
 #include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/SmallVector.h"
 #include "llvm/Support/FormatVariadic.h"
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <numeric>
 
@@ -28,25 +30,49 @@ Hierarchy Hierarchy::flat(int64_t alignment) {
   return h;
 }
 
-/// BYTES with an optional K/M/G (or KiB/MiB/GiB) suffix.
-static std::optional<int64_t> parseBytes(llvm::StringRef text) {
-  int64_t scale = 1;
-  for (auto [suffix, factor] :
-       {std::pair<llvm::StringRef, int64_t>{"KiB", 1 << 10},
-        {"MiB", 1 << 20},
-        {"GiB", int64_t(1) << 30},
-        {"K", 1 << 10},
-        {"M", 1 << 20},
-        {"G", int64_t(1) << 30}})
-    if (text.consume_back(suffix)) {
-      scale = factor;
-      break;
-    }
-  int64_t value;
-  if (text.getAsInteger(10, value) || value <= 0 ||
-      value > std::numeric_limits<int64_t>::max() / scale)
+std::optional<int64_t> llmc::memplan::parseByteCount(llvm::StringRef text) {
+  text = text.trim();
+  size_t digits = 0;
+  while (digits < text.size() &&
+         (llvm::isDigit(text[digits]) || text[digits] == '.'))
+    ++digits;
+  llvm::StringRef number = text.take_front(digits);
+  llvm::StringRef suffix = text.drop_front(digits).trim();
+  if (number.empty() || number.count('.') > 1 || number == ".")
     return std::nullopt;
-  return value * scale;
+  struct Unit {
+    const char *name;
+    double scale;
+  };
+  static const Unit units[] = {{"", 1},         {"b", 1},    {"k", 0x1p10},
+                               {"kib", 0x1p10}, {"kb", 1e3}, {"m", 0x1p20},
+                               {"mib", 0x1p20}, {"mb", 1e6}, {"g", 0x1p30},
+                               {"gib", 0x1p30}, {"gb", 1e9}, {"t", 0x1p40},
+                               {"tib", 0x1p40}, {"tb", 1e12}};
+  std::string lower = suffix.lower();
+  const Unit *unit = nullptr;
+  for (const Unit &u : units)
+    if (lower == u.name)
+      unit = &u;
+  if (!unit)
+    return std::nullopt;
+  if (!number.contains('.')) {
+    // Exact for integers (a budget may be any byte count).
+    uint64_t value = 0;
+    if (number.getAsInteger(10, value) || value == 0)
+      return std::nullopt;
+    double bytes = double(value) * unit->scale;
+    if (bytes >= 0x1p62)
+      return std::nullopt;
+    return int64_t(value) * int64_t(unit->scale);
+  }
+  double value = 0;
+  if (number.getAsDouble(value))
+    return std::nullopt;
+  double bytes = std::floor(value * unit->scale);
+  if (!(bytes >= 1) || bytes >= 0x1p62)
+    return std::nullopt;
+  return int64_t(bytes);
 }
 
 llvm::Expected<Hierarchy> Hierarchy::parse(llvm::StringRef text) {
@@ -69,7 +95,7 @@ llvm::Expected<Hierarchy> Hierarchy::parse(llvm::StringRef text) {
     level.name = name.str();
     bool last = i + 1 == parts.size();
     if (!capacity.empty()) {
-      std::optional<int64_t> bytes = parseBytes(capacity);
+      std::optional<int64_t> bytes = parseByteCount(capacity);
       if (!bytes)
         return fail("memory level '" + part + "': bad capacity '" + capacity +
                     "' (bytes, optionally with K, M or G)");

@@ -19,10 +19,17 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/Support/Error.h"
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace llmc::memplan {
+
+/// Parses a byte count (memory budgets, level capacities): an integer or decimal with an optional suffix K, M,
+/// G, T (or KiB, MiB, GiB, TiB: powers of 1024; KB, MB, GB, TB: powers of
+/// 1000; B: bytes), e.g. "4G", "512MiB", "1.5GiB", "1000000". Returns
+/// nullopt for anything else, zero or negative.
+std::optional<int64_t> parseByteCount(llvm::StringRef text);
 
 /// One buffer to place: `bytes` live over the program points [start, end]
 /// (inclusive: a buffer read by the op that defines another still overlaps
@@ -61,8 +68,7 @@ struct Hierarchy {
   /// One unbounded level (a CPU's memory).
   static Hierarchy flat(int64_t alignment = 64);
   /// Parses `NAME[:BYTES][@ALIGN],...`, e.g. "sram:256K,dram": every level
-  /// but the last needs a capacity (suffixes K, M, G: powers of 1024), the
-  /// last has none. Errors name the offending part.
+  /// but the last needs a capacity (parseByteCount), the last has none. Errors name the offending part.
   static llvm::Expected<Hierarchy> parse(llvm::StringRef text);
   std::string str() const;
 };
